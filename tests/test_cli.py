@@ -1,0 +1,132 @@
+"""The real `workbench` binary: an end-to-end run, apply mode, and every bad input the issue lists."""
+
+import json
+
+import pytest
+from conftest import DATASETS, run_cli
+
+from workbench.registry import Registry
+
+
+def test_describe_prints_a_profile_writes_outputs_and_records_the_run(home, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli("run", "describe", "--data", str(DATASETS / "adult_train.csv"), "--out", str(out),
+                     home=home)
+    assert result.returncode == 0, result.stderr
+    assert "3,000 rows x 15 columns" in result.stdout and "run #1 recorded" in result.stdout
+    assert {p.name for p in out.iterdir()} == {"profile.csv", "metrics.json", "missing.vl.json",
+                                              "missing.html", "summary.md"}
+    assert json.loads((out / "metrics.json").read_text())["rows"] == 3000
+    assert "cdn" not in (out / "missing.html").read_text().lower()
+    run = Registry().run(1)
+    assert run.status == "succeeded" and run.inputs == ["adult_train@1"]
+    assert run.outputs["tables"] == {"profile": [15, 11]}
+    listing = run_cli("runs", "list", home=home)
+    assert "describe" in listing.stdout and "succeeded" in listing.stdout
+
+
+def test_register_then_apply_records_lineage_and_aliases(home, tmp_path):
+    data = str(DATASETS / "adult_train.csv")
+    fit = run_cli("run", "scale", "--data", data, "-p", "column=age", "--register", "agescale",
+                  home=home, third_party=True)
+    assert fit.returncode == 0, fit.stderr
+    assert "registered model agescale@1" in fit.stdout
+    alias = run_cli("models", "alias", "agescale@1", "champion", home=home, third_party=True)
+    assert alias.returncode == 0, alias.stderr
+    test = str(DATASETS / "adult_test.csv")
+    apply = run_cli("run", "scale", "--data", test, "-p", "column=age", "--model", "agescale@champion",
+                    home=home, third_party=True)
+    assert apply.returncode == 0, apply.stderr
+    registry = Registry()
+    model = registry.model("agescale@champion")
+    assert model.inputs == ["adult_train@1"] and model.params == {"column": "age"}
+    assert registry.runs()[0].inputs == ["adult_test@1", "agescale@1"]
+    shown = json.loads(run_cli("models", "show", "agescale", home=home).stdout)
+    assert shown["aliases"] == ["latest", "champion"] and shown["task"] == "scale"
+
+
+def write(tmp_path, name, content: bytes):
+    path = tmp_path / name
+    path.write_bytes(content)
+    return str(path)
+
+
+BAD_INPUTS = {
+    "missing file": (["run", "describe", "--data", "{tmp}/absent.csv"], "file not found"),
+    "empty file": (["run", "describe", "--data", "{empty}"], "is empty"),
+    "header only": (["run", "describe", "--data", "{header}"], "has no rows"),
+    "ragged rows": (["run", "describe", "--data", "{ragged}"], "line 3 has 4 fields but the header has 3"),
+    "undecodable bytes": (["run", "describe", "--data", "{latin}"], "is not valid utf-8: byte 0xe9 on line 2"),
+    "unknown task": (["run", "nosuch", "--data", "{good}"], "unknown task 'nosuch'; known tasks: describe"),
+    "unknown param": (["run", "describe", "--data", "{good}", "-p", "tpo=3"], "unknown parameter 'tpo'"),
+    "ill-typed param": (["run", "describe", "--data", "{good}", "-p", "top=many"], "invalid parameter 'top'"),
+    "param out of bounds": (["run", "describe", "--data", "{good}", "-p", "top=0"], "greater than or equal to 1"),
+    "param not key=value": (["run", "describe", "--data", "{good}", "-p", "top"], "is not key=value"),
+    "bad params file": (["run", "describe", "--data", "{good}", "--params", "{ragged}"], "is not valid JSON"),
+    "missing column": (["run", "scale", "--data", "{good}", "-p", "column=height"],
+                       "column 'height' (parameter column) is not in the data; columns are: name, age"),
+    "missing required param": (["run", "scale", "--data", "{good}"], "parameter 'column' is required"),
+    "unknown model": (["run", "scale", "--data", "{good}", "-p", "column=age", "--model", "ghost@2"],
+                      "unknown model 'ghost'"),
+    "model for a task without apply": (["run", "describe", "--data", "{good}", "--model", "x"],
+                                       "does not apply registered models"),
+    "model name with separator": (["run", "scale", "--data", "{good}", "-p", "column=age",
+                                   "--register", "../evil"], "invalid model name '../evil'"),
+    "dataset name with dots": (["run", "describe", "--data", "{good}", "--name", ".."], "invalid dataset name"),
+    "datasets add with slash": (["datasets", "add", "a/b", "{good}"], "invalid dataset name 'a/b'"),
+    "unknown file type": (["run", "describe", "--data", "{xlsx}"], "unknown file type '.xlsx'"),
+    "broken parquet": (["run", "describe", "--data", "{parquet}"], "is not a readable Parquet file"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_one_line_exit_2_and_nothing_registered(home, tmp_path, case):
+    files = {
+        "tmp": str(tmp_path),
+        "empty": write(tmp_path, "empty.csv", b""),
+        "header": write(tmp_path, "header.csv", b"a,b\n"),
+        "ragged": write(tmp_path, "ragged.csv", b"a,b,c\n1,2,3\n4,5,6,7\n"),
+        "latin": write(tmp_path, "latin.csv", "name,age\nJos\u00e9,3\n".encode("latin-1")),
+        "good": write(tmp_path, "good.csv", b"name,age\nann,31\nbob,45\n"),
+        "xlsx": write(tmp_path, "sheet.xlsx", b"PK\x03\x04"),
+        "parquet": write(tmp_path, "broken.parquet", b"PAR1 not really"),
+    }
+    args, message = BAD_INPUTS[case]
+    result = run_cli(*[arg.format(**files) for arg in args], home=home, third_party=True)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("workbench: plugin")]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+    registry = Registry()
+    assert registry.datasets() == [] and registry.models() == []
+
+
+def test_latin1_file_reads_with_encoding_option(home, tmp_path):
+    path = write(tmp_path, "latin.csv", "name,age\nJos\u00e9,3\n".encode("latin-1"))
+    result = run_cli("run", "describe", "--data", path, "--encoding", "latin-1", home=home)
+    assert result.returncode == 0, result.stderr
+    assert "José" in result.stdout
+
+
+def test_semicolon_csv_is_sniffed(home, tmp_path):
+    path = write(tmp_path, "semi.csv", b"a;b\n1;x\n2;y\n")
+    result = run_cli("datasets", "add", "semi", path, home=home)
+    assert result.returncode == 0, result.stderr
+    assert Registry().dataset("semi").schema == {"a": "Int64", "b": "String"}
+
+
+def test_tampered_model_is_refused_by_the_cli(home):
+    data = str(DATASETS / "adult_train.csv")
+    run_cli("run", "scale", "--data", data, "-p", "column=age", "--register", "s", home=home, third_party=True)
+    stats = home / "models" / "s" / "v1" / "stats.json"
+    stats.write_text(stats.read_text().replace('"mean"', '"mean" ').replace(": ", ":"))
+    result = run_cli("run", "scale", "--data", data, "-p", "column=age", "--model", "s", home=home,
+                     third_party=True)
+    assert result.returncode == 2
+    assert "fails its sha256 check" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_debug_shows_the_traceback(home):
+    result = run_cli("--debug", "run", "describe", "--data", "absent.csv", home=home)
+    assert result.returncode != 0 and "Traceback" in result.stderr

@@ -1,0 +1,157 @@
+"""Plugin discovery through real entry points, isolation of broken plugins, and the hooks."""
+
+import json
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from types import SimpleNamespace
+
+import polars as pl
+import pytest
+from conftest import DATASETS, run_cli
+
+from workbench import Result, Task, TaskParams, WorkbenchError, column, hookimpl, plugins
+from workbench.registry import Registry
+from workbench.runner import RunRequest, run_task
+
+
+def test_builtin_plugins_come_through_the_entry_point_group():
+    names = {entry_point.name for entry_point in entry_points(group="workbench")}
+    assert "describe" in names
+    info = {p.name: p for p in plugins.plugins()}["describe"]
+    assert info.error is None and info.version and "register_tasks" in info.hooks
+    assert "describe" in plugins.tasks()
+
+
+def test_third_party_plugin_loads_and_broken_ones_are_skipped(home):
+    result = run_cli("plugins", "--json", home=home, third_party=True)
+    assert result.returncode == 0, result.stderr
+    listed = {item["name"]: item for item in json.loads(result.stdout)}
+    assert listed["scale"]["error"] is None
+    assert listed["scale"]["version"] == "0.1.0"
+    assert listed["scale"]["hooks"] == ["register_commands", "register_tasks"]
+    assert "frobnicate" in listed["broken"]["error"]
+    assert "register_taskz" in listed["typo"]["error"]
+    assert listed["describe"]["error"] is None
+    assert "plugin 'broken' failed to load and was skipped" in result.stderr
+    tasks = run_cli("tasks", home=home, third_party=True)
+    assert "scale" in tasks.stdout and "describe" in tasks.stdout
+
+
+def test_plugin_command_is_added_to_the_cli(home):
+    result = run_cli("scale-hello", home=home, third_party=True)
+    assert result.returncode == 0, result.stderr
+    assert "hello from wb_scale" in result.stdout
+
+
+@pytest.mark.parametrize(("variable", "value", "expected"), [
+    ("WORKBENCH_LOAD_PLUGINS", "scale", {"scale"}),
+    ("WORKBENCH_DISABLE_PLUGINS", "broken,typo", {"describe", "scale"}),
+])
+def test_allow_and_block_lists(home, variable, value, expected):
+    result = run_cli("plugins", "--json", home=home, third_party=True, env={variable: value})
+    names = {item["name"] for item in json.loads(result.stdout)}
+    assert names >= expected
+    assert not names & ({"describe", "scale", "broken", "typo"} - expected)
+
+
+def test_help_and_plugins_do_not_import_heavy_libraries():
+    code = (
+        "import sys\nfrom workbench.cli import main\n"
+        "for argv in (['workbench', '--help'], ['workbench', 'plugins']):\n"
+        "    sys.argv = argv\n"
+        "    try:\n        main()\n    except SystemExit:\n        pass\n"
+        "print(sorted(m for m in ('torch', 'transformers', 'econml', 'sklearn') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+class EchoParams(TaskParams):
+    text: str = column("text", "Column to echo.")
+
+
+class Echo(Task):
+    name = "echo"
+    title = "Echo"
+    summary = "Returns its column; fails on demand."
+    Params = EchoParams
+
+    def run(self, data, params, ctx):
+        if data[params.text][0] == "fail":
+            raise RuntimeError("asked to fail")
+        return Result(tables={"echo": data.select(params.text)}, metrics={"rows": data.height})
+
+
+class Recorder:
+    """An in-process plugin: offers a task and records the lifecycle hooks it sees."""
+
+    def __init__(self):
+        self.calls = []
+
+    @hookimpl
+    def register_tasks(self, register):
+        register(Echo)
+
+    @hookimpl
+    def before_task_run(self, task, params, ctx):
+        self.calls.append(("before", task.name, params.text))
+
+    @hookimpl
+    def after_task_run(self, task, params, ctx, result):
+        self.calls.append(("after", task.name, result.metrics["rows"]))
+
+    @hookimpl
+    def on_task_error(self, task, params, ctx, error):
+        self.calls.append(("error", task.name, str(error)))
+
+
+@pytest.fixture
+def recorder():
+    plugin = Recorder()
+    plugins.register_plugin(plugin, "recorder")
+    yield plugin
+    plugins.unregister_plugin("recorder")
+
+
+def test_in_process_plugin_and_lifecycle_hooks(home, recorder):
+    registry = Registry()
+    good = pl.DataFrame({"t": ["a", "b"]})
+    outcome = run_task(RunRequest("echo", good, "good", params={"text": "t"}), registry)
+    assert outcome.result.tables["echo"].equals(good)
+    with pytest.raises(RuntimeError, match="asked to fail"):
+        run_task(RunRequest("echo", pl.DataFrame({"t": ["fail"]}), "bad", params={"text": "t"}), registry)
+    assert recorder.calls == [("before", "echo", "t"), ("after", "echo", 2),
+                              ("before", "echo", "t"), ("error", "echo", "asked to fail")]
+    runs = registry.runs()
+    assert [run.status for run in runs] == ["failed", "succeeded"]
+    assert runs[0].error == "RuntimeError: asked to fail"
+    assert [record.name for record in registry.datasets()] == ["good"]  # the failed run kept nothing
+
+
+def test_missing_column_is_named_with_the_columns_listed(home, recorder):
+    with pytest.raises(WorkbenchError, match=r"column 'nope' \(parameter text\) is not in the data; columns are: t"):
+        run_task(RunRequest("echo", pl.DataFrame({"t": ["a"]}), "d", params={"text": "nope"}), Registry())
+
+
+def test_register_accepts_a_task_class_and_skips_duplicate_names(recorder, capsys):
+    duplicate = SimpleNamespace(register_tasks=hookimpl(lambda register: register(Echo())))
+    plugins.register_plugin(duplicate, "duplicate")
+    try:
+        assert isinstance(plugins.tasks()["echo"], Echo)
+        assert "registered twice" in capsys.readouterr().err
+    finally:
+        plugins.unregister_plugin("duplicate")
+
+
+def test_describe_profile_on_real_data(home):
+    frame = pl.read_csv(DATASETS / "adult_train.csv")
+    outcome = run_task(RunRequest("describe", frame, "adult"), Registry())
+    profile = outcome.result.tables["profile"]
+    assert profile.height == frame.width
+    row = profile.filter(pl.col("column") == "workclass").row(0, named=True)
+    assert row["nulls"] == frame["workclass"].null_count() > 0
+    assert row["distinct"] == frame["workclass"].n_unique()
+    age = profile.filter(pl.col("column") == "age").row(0, named=True)
+    assert age["mean"] == pytest.approx(frame["age"].mean())
+    assert outcome.result.metrics["rows"] == frame.height

@@ -1,0 +1,248 @@
+"""The `workbench` command line: plugins, tasks, run, and the registry's datasets, models and runs."""
+
+import json
+import re
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from workbench import plugins
+from workbench.errors import WorkbenchError
+
+app = typer.Typer(
+    help="A plugin-based data-science workbench over a shared dataset/model registry.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+)
+datasets_app = typer.Typer(help="Registered datasets (versioned by content hash).", no_args_is_help=True)
+models_app = typer.Typer(help="Registered models, their lineage and aliases.", no_args_is_help=True)
+runs_app = typer.Typer(help="The record of every `workbench run`.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(models_app, name="models")
+app.add_typer(runs_app, name="runs")
+
+console = Console()
+state = {"debug": False}
+
+
+@app.callback()
+def root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False) -> None:
+    state["debug"] = debug
+
+
+def _registry():
+    from workbench.registry import Registry
+
+    return Registry()
+
+
+def _table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name in columns:
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(*("" if value is None else str(value) for value in row))
+    return table
+
+
+def _preview(frame, title: str, rows: int = 10) -> str:
+    """The first rows as polars prints them, elided to fit the terminal."""
+    import polars as pl
+
+    with pl.Config(tbl_rows=rows, tbl_cols=8, fmt_str_lengths=28, float_precision=4, tbl_hide_column_data_types=True,
+                   tbl_hide_dataframe_shape=True, tbl_width_chars=console.width):
+        return f"{title} ({frame.height:,} rows x {frame.width} columns)\n{frame.head(rows)}"
+
+
+def _metrics_text(metrics: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
+                     for key, value in metrics.items() if not isinstance(value, (dict, list)))
+
+
+@app.command("plugins")
+def list_plugins(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List installed plugins with their versions and hooks."""
+    infos = plugins.plugins()
+    if as_json:
+        print(json.dumps([info.__dict__ for info in infos], indent=2))
+        return
+    rows = [[info.name, info.version or "", ", ".join(info.hooks), info.error or "ok"] for info in infos]
+    console.print(_table(None, ["plugin", "version", "hooks", "status"], rows))
+
+
+@app.command("tasks")
+def list_tasks(name: Annotated[str | None, typer.Argument(help="Show one task's parameters.")] = None) -> None:
+    """List tasks, or show one task's parameters with types, defaults and descriptions."""
+    from workbench.params import describe_params
+
+    if name is None:
+        rows = [[task.name, task.title, task.summary] for task in plugins.tasks().values()]
+        console.print(_table(None, ["task", "title", "summary"], rows))
+        return
+    task = plugins.get_task(name)
+    console.print(f"[bold]{task.name}[/bold]: {task.title}\n{task.summary}")
+    if task.applies_models:
+        console.print("Fits a model: `--register NAME` keeps it; `--model NAME[@version|alias]` applies one.")
+    rows = [[info.name + (" (column)" if info.column_role else ""), info.type,
+             "required" if info.required else repr(info.default), info.description]
+            for info in describe_params(task.Params)]
+    console.print(_table("Parameters (--param name=value)", ["name", "type", "default", "description"], rows))
+
+
+class TableFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+def _dataset_name(path: Path) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip(".-") or "data"
+
+
+@app.command("run")
+def run(
+    task: Annotated[str, typer.Argument(help="Task name (see `workbench tasks`).")],
+    data: Annotated[Path, typer.Option("--data", "-d", help="CSV, Parquet or JSON-lines file.")],
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable.")] = None,
+    params_file: Annotated[Path | None, typer.Option("--params", help="JSON file of parameters.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Apply a model: NAME[@version|alias].")] = None,
+    register: Annotated[str | None, typer.Option("--register", help="Register fitted models as NAME.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for tables, metrics, charts.")] = None,
+    table_format: Annotated[TableFormat, typer.Option("--format", help="Tables in --out as.")] = TableFormat.csv,
+    name: Annotated[str | None, typer.Option("--name", help="Dataset name (default: file stem).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    encoding: Annotated[str, typer.Option("--encoding", help="Text encoding of a CSV file.")] = "utf-8",
+    delimiter: Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (default: sniffed).")] = None,
+) -> None:
+    """Run TASK on a data file, record the run, and register what it fitted."""
+    from workbench.io import read_table
+    from workbench.params import parse_pairs, read_params_file
+    from workbench.progress import RichProgress
+    from workbench.runner import RunRequest, run_task
+
+    plugins.get_task(task)  # an unknown task fails before the data is read
+    values = read_params_file(params_file) if params_file else {}
+    values.update(parse_pairs(param or []))
+    frame = read_table(data, encoding=encoding, delimiter=delimiter)
+    request = RunRequest(task=task, data=frame, dataset_name=name or _dataset_name(data),
+                         source=str(data), params=values, model=model, register=register,
+                         out_dir=out, table_format=table_format.value, seed=seed)
+    outcome = run_task(request, _registry(), RichProgress())
+    result = outcome.result
+    if result.summary:
+        console.print(Markdown(result.summary))
+    if result.metrics:
+        console.print(f"[bold]metrics[/bold]: {_metrics_text(result.metrics)}")
+    for table_name, table in result.tables.items():
+        console.print(_preview(table, table_name), highlight=False, markup=False)
+    for record in result.registered:
+        console.print(f"registered model [bold]{record.ref}[/bold] (sha256 {record.sha256[:12]})")
+    if result.models and not register:
+        console.print("[yellow]the fitted model was not kept; pass --register NAME to keep it[/yellow]")
+    if out:
+        console.print(f"wrote {len(outcome.written)} files to {out}")
+    console.print(f"run #{outcome.run_id} recorded")
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """List every dataset version."""
+    rows = [[r.name, r.version, r.n_rows, len(r.schema), r.sha256[:12], r.source, f"{r.created_at:%Y-%m-%d %H:%M}"]
+            for r in _registry().datasets()]
+    console.print(_table(None, ["name", "version", "rows", "columns", "sha256", "source", "created"], rows))
+
+
+@datasets_app.command("add")
+def datasets_add(
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    file: Annotated[Path, typer.Argument(help="CSV, Parquet or JSON-lines file.")],
+    encoding: Annotated[str, typer.Option("--encoding")] = "utf-8",
+    delimiter: Annotated[str | None, typer.Option("--delimiter")] = None,
+) -> None:
+    """Register a file as a dataset version (identical content returns the existing version)."""
+    from workbench.io import read_table
+    from workbench.registry import validate_name
+
+    validate_name(name, "dataset name")
+    record = _registry().add_dataset(name, read_table(file, encoding, delimiter), str(file))
+    console.print(f"dataset [bold]{record.ref}[/bold]: {record.n_rows:,} rows, sha256 {record.sha256[:12]}")
+
+
+@datasets_app.command("show")
+def datasets_show(ref: Annotated[str, typer.Argument(help="NAME[@version].")]) -> None:
+    """Show a dataset version's schema and first rows."""
+    registry = _registry()
+    record = registry.dataset(ref)
+    console.print(f"[bold]{record.ref}[/bold] {record.n_rows:,} rows, sha256 {record.sha256}, source {record.source}")
+    console.print(_table("schema", ["column", "dtype"], [list(item) for item in record.schema.items()]))
+    console.print(_preview(registry.load_dataset(record.ref), "first rows"), highlight=False, markup=False)
+
+
+@models_app.command("list")
+def models_list(name: Annotated[str | None, typer.Argument(help="Only this model.")] = None) -> None:
+    """List model versions with aliases and metrics."""
+    rows = [[r.name, r.version, ", ".join(r.aliases), r.task, _metrics_text(r.metrics)[:60],
+             f"{r.created_at:%Y-%m-%d %H:%M}"] for r in _registry().models(name)]
+    console.print(_table(None, ["name", "version", "aliases", "task", "metrics", "created"], rows))
+
+
+@models_app.command("show")
+def models_show(ref: Annotated[str, typer.Argument(help="NAME[@version|alias].")]) -> None:
+    """Show a model's lineage, params, metrics and artifact."""
+    record = _registry().model(ref)
+    details = {"ref": record.ref, "aliases": list(record.aliases), "task": record.task,
+               "inputs": record.inputs, "params": record.params, "metrics": record.metrics,
+               "artifact": str(record.path), "sha256": record.sha256, "created_at": str(record.created_at)}
+    console.print_json(json.dumps(details))
+
+
+@models_app.command("alias")
+def models_alias(
+    ref: Annotated[str, typer.Argument(help="NAME@version the alias points at.")],
+    alias: Annotated[str, typer.Argument(help="Alias, e.g. champion.")],
+) -> None:
+    """Point an alias (e.g. champion) at a model version."""
+    record = _registry().set_alias(ref, alias)
+    console.print(f"{record.name}@{alias} -> version {record.version}")
+
+
+@runs_app.command("list")
+def runs_list(
+    task: Annotated[str | None, typer.Option("--task", help="Only this task.")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 20,
+) -> None:
+    """List recent runs, newest first."""
+    rows = [[r.id, r.task, r.status, f"{r.duration_s:.2f}s" if r.duration_s is not None else "",
+             ", ".join(r.inputs), f"{r.started_at:%Y-%m-%d %H:%M:%S}", r.error or ""]
+            for r in _registry().runs(task, limit)]
+    console.print(_table(None, ["id", "task", "status", "duration", "inputs", "started", "error"], rows))
+
+
+@runs_app.command("show")
+def runs_show(run_id: Annotated[int, typer.Argument(help="Run id.")]) -> None:
+    """Show one run's params, inputs, outputs and error."""
+    record = _registry().run(run_id)
+    console.print_json(json.dumps({**record.__dict__, "started_at": str(record.started_at)}))
+
+
+def main() -> None:
+    """Entry point: user errors print one line and exit 2; tracebacks only with --debug."""
+    if not state.get("commands_added"):
+        plugins.register_commands(app)
+        state["commands_added"] = True
+    try:
+        app(prog_name="workbench")
+    except WorkbenchError as error:
+        if state["debug"]:
+            raise
+        print(f"Error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as error:  # noqa: BLE001
+        if state["debug"]:
+            raise
+        print(f"Error: {type(error).__name__}: {error} (run with --debug for the traceback)", file=sys.stderr)
+        sys.exit(1)

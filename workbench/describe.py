@@ -1,0 +1,84 @@
+"""Built-in task `describe`: a profile of every column (types, nulls, distinct counts, top values)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from workbench.hookspecs import hookimpl
+from workbench.task import Result, RunContext, Task, TaskParams
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+class DescribeParams(TaskParams):
+    top: int = Field(3, ge=1, le=20, description="How many of the most frequent values to list per column.")
+
+
+class Describe(Task):
+    name = "describe"
+    title = "Describe a dataset"
+    summary = "Rows, columns, dtypes, nulls, distinct counts, top values and numeric summaries."
+    Params = DescribeParams
+
+    def run(self, data: pl.DataFrame, params: DescribeParams, ctx: RunContext) -> Result:
+        profile = profile_frame(data, params.top, ctx)
+        duplicates = data.height - data.n_unique()
+        null_cells = int(profile["nulls"].sum())
+        metrics = {"rows": data.height, "columns": data.width, "null_cells": null_cells,
+                   "duplicate_rows": duplicates}
+        worst = profile.sort("null_share", descending=True).row(0, named=True)
+        summary = (
+            f"**{data.height:,} rows x {data.width} columns.** "
+            f"{null_cells:,} missing cells"
+            + (f"; most in `{worst['column']}` ({worst['null_share']:.1%})." if null_cells else ".")
+            + (f" {duplicates:,} duplicate rows." if duplicates else " No duplicate rows.")
+        )
+        return Result(tables={"profile": profile}, metrics=metrics,
+                      charts={"missing": missing_chart(profile)}, summary=summary)
+
+
+def profile_frame(data: pl.DataFrame, top: int, ctx: RunContext) -> pl.DataFrame:
+    """One row per column of `data`."""
+    import polars as pl
+
+    rows = []
+    for name in ctx.progress.track(data.columns, "Profiling columns"):
+        series = data[name]
+        counts = series.drop_nulls().value_counts(sort=True).head(top)
+        numeric = series.dtype.is_numeric() and series.dtype != pl.Boolean
+        values = series.cast(pl.Float64) if numeric else None
+        rows.append({
+            "column": name,
+            "dtype": str(series.dtype),
+            "nulls": series.null_count(),
+            "null_share": series.null_count() / max(len(series), 1),
+            "distinct": series.n_unique(),
+            "top_values": ", ".join(f"{value} ({count})" for value, count in counts.iter_rows()),
+            "mean": values.mean() if numeric else None,
+            "std": values.std() if numeric else None,
+            "min": values.min() if numeric else None,
+            "median": values.median() if numeric else None,
+            "max": values.max() if numeric else None,
+        })
+    return pl.DataFrame(rows, schema_overrides={key: pl.Float64 for key in
+                                                ("mean", "std", "min", "median", "max")})
+
+
+def missing_chart(profile: pl.DataFrame):
+    """Bars of the share of missing values per column."""
+    import altair as alt
+
+    return alt.Chart(profile.select("column", "null_share")).mark_bar().encode(
+        x=alt.X("null_share:Q", title="Share missing", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1])),
+        y=alt.Y("column:N", sort=None, title=None),
+        tooltip=["column", alt.Tooltip("null_share:Q", format=".1%")],
+    ).properties(title="Missing values by column", width=400)
+
+
+@hookimpl
+def register_tasks(register) -> None:
+    register(Describe())

@@ -1,0 +1,139 @@
+"""Turning `--param key=value` strings into a task's pydantic `Params`, and describing them."""
+
+from __future__ import annotations
+
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from workbench.errors import WorkbenchError
+
+
+@dataclass
+class ParamInfo:
+    """One parameter as the CLI help and the app forms show it."""
+
+    name: str
+    type: str
+    default: Any
+    required: bool
+    description: str
+    column_role: str | None
+
+
+def parse_pairs(pairs: list[str]) -> dict[str, str]:
+    """`["a=1", "b=x"]` to `{"a": "1", "b": "x"}`."""
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise WorkbenchError(f"--param {pair!r} is not key=value; write e.g. --param top=5")
+        values[key.strip()] = value
+    return values
+
+
+def read_params_file(path: Path) -> dict[str, Any]:
+    try:
+        values = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise WorkbenchError(f"params file not found: {path}") from None
+    except json.JSONDecodeError as error:
+        raise WorkbenchError(f"params file {path} is not valid JSON: {error}") from None
+    if not isinstance(values, dict):
+        raise WorkbenchError(f"params file {path} must hold a JSON object of parameter values")
+    return values
+
+
+def _is_list(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (list, tuple, set):
+        return True
+    return any(_is_list(arg) for arg in typing.get_args(annotation) if arg is not type(None))
+
+
+def _is_mapping(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is dict:
+        return True
+    return any(_is_mapping(arg) for arg in typing.get_args(annotation) if arg is not type(None))
+
+
+def build_params(task_name: str, model: type[BaseModel], values: dict[str, Any]) -> BaseModel:
+    """Validate raw values (strings from the CLI, or typed values) into the task's `Params`."""
+    fields = model.model_fields
+    unknown = [key for key in values if key not in fields]
+    if unknown:
+        raise WorkbenchError(
+            f"unknown parameter {unknown[0]!r} for task {task_name!r}; "
+            f"parameters: {', '.join(fields) or 'none'}"
+        )
+    converted = {}
+    for key, value in values.items():
+        annotation = fields[key].annotation
+        if isinstance(value, str) and (_is_list(annotation) or _is_mapping(annotation)):
+            value = _structured(key, value, is_list=_is_list(annotation))
+        converted[key] = value
+    try:
+        return model.model_validate(converted)
+    except ValidationError as error:
+        first = error.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "params"
+        if first["type"] == "missing":
+            raise WorkbenchError(
+                f"parameter {name!r} is required for task {task_name!r}; pass --param {name}=VALUE"
+            ) from None
+        raise WorkbenchError(
+            f"invalid parameter {name!r}: {first['msg']} (got {first.get('input')!r})"
+        ) from None
+
+
+def _structured(key: str, value: str, is_list: bool) -> Any:
+    if value.lstrip().startswith(("[", "{")):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as error:
+            raise WorkbenchError(f"parameter {key!r} is not valid JSON: {error}") from None
+    if is_list:
+        return [item.strip() for item in value.split(",") if item.strip()]
+    raise WorkbenchError(f"parameter {key!r} takes a JSON object, e.g. {key}='{{\"a\": 1}}'")
+
+
+def describe_params(model: type[BaseModel]) -> list[ParamInfo]:
+    """Each field's name, readable type, default, description and column role."""
+    properties = model.model_json_schema().get("properties", {})
+    infos = []
+    for name, field in model.model_fields.items():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        infos.append(ParamInfo(
+            name=name,
+            type=_type_text(properties.get(name, {})),
+            default=None if field.is_required() else field.get_default(call_default_factory=True),
+            required=field.is_required(),
+            description=field.description or "",
+            column_role=extra.get("column_role"),
+        ))
+    return infos
+
+
+def _type_text(schema: dict[str, Any]) -> str:
+    if "enum" in schema:
+        return " | ".join(str(value) for value in schema["enum"])
+    if "const" in schema:
+        return str(schema["const"])
+    if "anyOf" in schema:
+        parts = [_type_text(option) for option in schema["anyOf"]]
+        return " | ".join(part for part in parts if part != "null") + (" | none" if "null" in parts else "")
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"list of {_type_text(schema.get('items', {}))}"
+    if kind == "object":
+        return "mapping"
+    bounds = []
+    for key, symbol in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="),
+                        ("exclusiveMaximum", "<")):
+        if key in schema:
+            bounds.append(f"{symbol}{schema[key]}")
+    return kind + (f" ({', '.join(bounds)})" if bounds else "")
