@@ -26,6 +26,10 @@ demo: $(STAMP)
 	$(BIN)/workbench plugins
 	$(BIN)/workbench tasks
 	$(BIN)/workbench run describe --data datasets/adult_train.csv --out out/describe
+	$(BIN)/workbench run onehot --data datasets/adult_train.csv --register adult-encoder
+	$(BIN)/workbench run onehot --data datasets/adult_test.csv --model adult-encoder --out out/onehot
+	$(BIN)/workbench run chart --data datasets/noaa_global_temperature.csv -p date=Date -p value=Anomaly \
+		-p "subject=surface temperatures" -p units=°C -p "axis_title=Temperature anomaly" --out out/chart
 	$(BIN)/workbench runs list --limit 5
 
 lint: $(STAMP)

@@ -14,8 +14,9 @@ def test_describe_prints_a_profile_writes_outputs_and_records_the_run(home, tmp_
                      home=home)
     assert result.returncode == 0, result.stderr
     assert "3,000 rows x 15 columns" in result.stdout and "run #1 recorded" in result.stdout
-    assert {p.name for p in out.iterdir()} == {"profile.csv", "metrics.json", "missing.vl.json",
-                                              "missing.html", "summary.md"}
+    assert {p.name for p in out.iterdir()} == {"profile.csv", "metrics.json", "missing.vl.json", "missing.html",
+                                              "missing.png", "missing.svg", "summary.md"}
+    assert (out / "missing.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "metrics.json").read_text())["rows"] == 3000
     assert "cdn" not in (out / "missing.html").read_text().lower()
     run = Registry().run(1)
@@ -57,7 +58,7 @@ BAD_INPUTS = {
     "header only": (["run", "describe", "--data", "{header}"], "has no rows"),
     "ragged rows": (["run", "describe", "--data", "{ragged}"], "line 3 has 4 fields but the header has 3"),
     "undecodable bytes": (["run", "describe", "--data", "{latin}"], "is not valid utf-8: byte 0xe9 on line 2"),
-    "unknown task": (["run", "nosuch", "--data", "{good}"], "unknown task 'nosuch'; known tasks: describe"),
+    "unknown task": (["run", "nosuch", "--data", "{good}"], "unknown task 'nosuch'; known tasks: chart, describe"),
     "unknown param": (["run", "describe", "--data", "{good}", "-p", "tpo=3"], "unknown parameter 'tpo'"),
     "ill-typed param": (["run", "describe", "--data", "{good}", "-p", "top=many"], "invalid parameter 'top'"),
     "param out of bounds": (["run", "describe", "--data", "{good}", "-p", "top=0"], "greater than or equal to 1"),
@@ -104,9 +105,10 @@ def test_bad_input_is_one_line_exit_2_and_nothing_registered(home, tmp_path, cas
 
 def test_latin1_file_reads_with_encoding_option(home, tmp_path):
     path = write(tmp_path, "latin.csv", "name,age\nJos\u00e9,3\n".encode("latin-1"))
-    result = run_cli("run", "describe", "--data", path, "--encoding", "latin-1", home=home)
+    result = run_cli("run", "describe", "--data", path, "--encoding", "latin-1", "--out", str(tmp_path / "o"),
+                     home=home)
     assert result.returncode == 0, result.stderr
-    assert "José" in result.stdout
+    assert "José (1)" in (tmp_path / "o" / "profile.csv").read_text()
 
 
 def test_semicolon_csv_is_sniffed(home, tmp_path):

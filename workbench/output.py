@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from workbench.charts import save_chart
 from workbench.task import Result
 
 
@@ -27,8 +28,9 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
-def write_result(result: Result, folder: Path, table_format: str = "csv", html: bool = True) -> list[Path]:
-    """Write everything in `result` under `folder`; return the files written."""
+def write_result(result: Result, folder: Path, table_format: str = "csv",
+                 chart_formats: tuple[str, ...] = ("vl.json", "html", "png", "svg")) -> list[Path]:
+    """Write everything in `result` under `folder` (charts also as offline HTML, PNG, SVG); return the files."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, table in result.tables.items():
@@ -42,13 +44,7 @@ def write_result(result: Result, folder: Path, table_format: str = "csv", html: 
     metrics.write_text(json.dumps(jsonable(result.metrics), indent=2) + "\n")
     written.append(metrics)
     for name, chart in result.charts.items():
-        spec = folder / f"{name}.vl.json"
-        spec.write_text(chart.to_json())
-        written.append(spec)
-        if html:
-            page = folder / f"{name}.html"
-            chart.save(str(page), inline=True)  # JavaScript inlined: opens offline
-            written.append(page)
+        written += save_chart(chart, folder, name, chart_formats)
     summary = folder / "summary.md"
     summary.write_text(result.summary.strip() + "\n")
     written.append(summary)

@@ -226,7 +226,11 @@ class Registry:
         """Delete what registrations killed mid-write left in staging (never visible as artifacts)."""
         cutoff = time.time() - STALE_STAGING_SECONDS
         for entry in self.staging_dir.iterdir():
-            if entry.stat().st_mtime < cutoff:
+            try:
+                stale = entry.stat().st_mtime < cutoff
+            except FileNotFoundError:  # another process finished with it just now
+                continue
+            if stale:
                 _remove(entry)
 
     # -- versioned insert shared by datasets and models ------------------------------------------
@@ -494,5 +498,5 @@ def _listing(names: list[str]) -> str:
 def _remove(path: Path) -> None:
     if path.is_dir():
         shutil.rmtree(path, ignore_errors=True)
-    elif path.exists():
-        path.unlink()
+    else:
+        path.unlink(missing_ok=True)

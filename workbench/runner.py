@@ -75,7 +75,7 @@ def run_task(request: RunRequest, registry: Registry, progress: ProgressReporter
                     request.register + artifact.suffix, task.name, artifact.path,
                     params=params_json, metrics=jsonable(artifact.metrics), inputs=inputs,
                 ))
-        written = write_result(result, registry.home / "runs" / str(run_id), "parquet", html=False)
+        written = write_result(result, registry.home / "runs" / str(run_id), "parquet", ("vl.json",))
         if request.out_dir:
             written = write_result(result, request.out_dir, request.table_format)
         plugins.after_task_run(task, params, ctx, result)

@@ -1,0 +1,9 @@
+"""Built-in plugin `onehot`: robust one-hot encoding, fitted once and applied to any later data."""
+
+from workbench import hookimpl
+from workbench_onehot.task import OneHot
+
+
+@hookimpl
+def register_tasks(register) -> None:
+    register(OneHot())

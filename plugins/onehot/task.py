@@ -1,0 +1,118 @@
+"""The `onehot` task: fit and register an encoder, or apply a registered one and report drift."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from workbench import ModelArtifact, Result, RunContext, Task, TaskParams, column
+
+if TYPE_CHECKING:
+    import polars as pl
+
+ENCODER_FILE = "encoder.json"
+
+
+class OneHotParams(TaskParams):
+    columns: list[str] | None = column(
+        "categorical", "Columns to encode (default: every string, categorical and boolean column).", None)
+    handle_unknown: Literal["ignore", "infrequent"] = Field(
+        "ignore", description="Unseen levels at transform: all zeros, or the column's 'infrequent' indicator.")
+    min_frequency: float | None = Field(
+        None, gt=0, description="Group levels rarer than this (a count, or a share of rows when below 1).")
+    max_categories: int | None = Field(
+        None, ge=2, description="Keep at most this many columns per feature, the infrequent one included.")
+    missing: Literal["level", "zeros"] = Field(
+        "level", description="Missing values as their own 'nan' indicator, or as all zeros.")
+    max_levels: int = Field(
+        100_000, ge=1, description="Refuse a column with more distinct levels unless max_categories is set.")
+
+
+class OneHot(Task):
+    name = "onehot"
+    title = "Robust one-hot encoding"
+    summary = "Fit an encoder once; apply it to any later data with identical output columns and a drift report."
+    Params = OneHotParams
+    applies_models = True
+
+    def run(self, data: pl.DataFrame, params: OneHotParams, ctx: RunContext) -> Result:
+        from workbench.encoding import RobustOneHotEncoder
+
+        models = []
+        if ctx.model is not None:
+            state = json.loads((ctx.model.path / ENCODER_FILE).read_text())
+            encoder = RobustOneHotEncoder.from_dict(state)
+        else:
+            encoder = RobustOneHotEncoder(**params.model_dump()).fit(data)
+            folder = ctx.new_model_dir("encoder")
+            (folder / ENCODER_FILE).write_text(json.dumps(encoder.to_dict(), indent=1))
+            models.append(ModelArtifact(folder, metrics={"output_columns": len(encoder.get_feature_names_out())}))
+        with ctx.progress.bar("Encoding", total=1) as bar:
+            encoded, drift = encoder.transform_with_drift(data)
+            bar.advance()
+        unseen = drift.filter(drift["status"] == "unseen")
+        metrics = {
+            "rows": data.height,
+            "encoded_columns": len(encoder.encoded_),
+            "output_columns": encoded.width,
+            "unseen_levels": unseen.height,
+            "rows_with_unseen": int(unseen["count"].sum()),
+            "absent_levels": drift.height - unseen.height,
+        }
+        return Result(
+            tables={"encoded": encoded, "drift": drift, "levels": levels_table(encoder)},
+            metrics=metrics,
+            charts={"drift": drift_chart(drift)} if unseen.height else {},
+            summary=summary_text(encoder, drift, fitted=ctx.model is None),
+            models=models,
+        )
+
+
+def levels_table(encoder) -> pl.DataFrame:
+    """One row per output indicator: input column, level and output column name."""
+    import polars as pl
+
+    rows = []
+    for encoded in encoder.encoded_:
+        names = encoded.output_names(encoder.separator)
+        levels = encoded.levels + (["nan"] if encoded.has_missing_column else [])
+        if encoded.has_infrequent_column:
+            levels.append("(infrequent: " + ", ".join(encoded.infrequent[:5]) + ")")
+        rows += [{"column": encoded.name, "level": level, "output_column": name}
+                 for level, name in zip(levels, names, strict=True)]
+    return pl.DataFrame(rows)
+
+
+def summary_text(encoder, drift: pl.DataFrame, fitted: bool) -> str:
+    verb = "Fitted an encoder on" if fitted else "Applied the registered encoder to"
+    columns = ", ".join(f"`{c.name}`" for c in encoder.encoded_)
+    outputs = len(encoder.get_feature_names_out())
+    text = f"{verb} {len(encoder.encoded_)} columns ({columns}) -> {outputs} output columns."
+    unseen = drift.filter(drift["status"] == "unseen")
+    if unseen.height:
+        listed = "; ".join(f"`{r['column']}` = {r['level']!r} ({plural(r['count'], 'row')}, {r['share']:.1%})"
+                           for r in unseen.head(8).iter_rows(named=True))
+        text += f"\n\n**Drift:** {plural(unseen.height, 'unseen level')}: {listed}."
+    absent = drift.filter(drift["status"] == "absent")
+    if absent.height and not fitted:
+        text += f"\n\n{plural(absent.height, 'training level')} absent from this data."
+    return text
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def drift_chart(drift: pl.DataFrame):
+    """Share of rows carrying each unseen level."""
+    import altair as alt
+
+    unseen = drift.filter(drift["status"] == "unseen").head(30)
+    return alt.Chart(unseen).mark_bar(color="#d62728").encode(
+        x=alt.X("share:Q", title="Share of rows", axis=alt.Axis(format="%")),
+        y=alt.Y("level:N", sort="-x", title=None),
+        row=alt.Row("column:N", title=None),
+        tooltip=["column", "level", "count", alt.Tooltip("share:Q", format=".1%")],
+    ).properties(title="Unseen levels at transform", width=360).resolve_scale(y="independent")
