@@ -28,6 +28,12 @@ demo: $(STAMP)
 	$(BIN)/workbench run describe --data datasets/adult_train.csv --out out/describe
 	$(BIN)/workbench run onehot --data datasets/adult_train.csv --register adult-encoder
 	$(BIN)/workbench run onehot --data datasets/adult_test.csv --model adult-encoder --out out/onehot
+	$(BIN)/workbench run feature-selection --data datasets/mobile_price_sample.csv -p target=price_range \
+		-p model=logistic -p trials=30 -p k=6 --register price-model --out out/feature-selection
+	$(BIN)/workbench uplift-data out/campaign.csv --per-arm 1000
+	$(BIN)/workbench run uplift --data out/campaign.csv -p treatment=treatment -p outcome=outcome \
+		-p 'costs={"discount": 0.1, "email": 0.2, "offer": 0.3}' -p budget=300 \
+		-p features=x0,x1,x2,x3,x4,x5,x6,x7,x8,x9 --register campaign-uplift --out out/uplift
 	$(BIN)/workbench run chart --data datasets/noaa_global_temperature.csv -p date=Date -p value=Anomaly \
 		-p "subject=surface temperatures" -p units=°C -p "axis_title=Temperature anomaly" --out out/chart
 	$(BIN)/workbench runs list --limit 5

@@ -45,11 +45,9 @@ class RunOutcome:
 def run_task(request: RunRequest, registry: Registry, progress: ProgressReporter | None = None) -> RunOutcome:
     """Validate everything first, run the task, then register its dataset and models."""
     task = plugins.get_task(request.task)
-    params = build_params(task.name, task.Params, request.params or {})
     validate_name(request.dataset_name, "dataset name")
     if request.register:
         validate_name(request.register, "model name")
-    task.check_columns(request.data, params)
     model = None
     if request.model:
         if not task.applies_models:
@@ -60,6 +58,10 @@ def run_task(request: RunRequest, registry: Registry, progress: ProgressReporter
                 f"model {model.ref} was made by task {model.task!r}, not {task.name!r}; "
                 f"run `workbench run {model.task} --model {model.ref}`"
             )
+    # Applying a model starts from the parameters it was fitted with; given ones override them.
+    values = {**(model.params if model else {}), **(request.params or {})}
+    params = build_params(task.name, task.Params, values)
+    task.check_columns(request.data, params, applying=model is not None)
     params_json = jsonable(params.model_dump(mode="json"))
     run_id = registry.start_run(task.name, params_json, [f"{request.dataset_name} (pending)"])
     ctx = RunContext(registry, progress or ProgressReporter(), request.seed, request.out_dir, model)

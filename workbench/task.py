@@ -19,11 +19,16 @@ if TYPE_CHECKING:
     from workbench.registry import ModelRecord, Registry
 
 COLUMN_ROLE = "column_role"
+FIT_ONLY = "fit_only"
 
 
-def column(role: str, description: str, default: Any = ..., **kwargs: Any) -> Any:
-    """A parameter that names a column of the data (or a list of columns) playing `role`."""
-    return Field(default, description=description, json_schema_extra={COLUMN_ROLE: role}, **kwargs)
+def column(role: str, description: str, default: Any = ..., fit_only: bool = False, **kwargs: Any) -> Any:
+    """A parameter that names a column of the data (or a list of columns) playing `role`.
+
+    `fit_only` columns (a target, say) are not expected in the data a registered model is applied to.
+    """
+    extra = {COLUMN_ROLE: role, FIT_ONLY: fit_only}
+    return Field(default, description=description, json_schema_extra=extra, **kwargs)
 
 
 class TaskParams(BaseModel):
@@ -104,9 +109,12 @@ class Task:
                 roles[name] = str(extra[COLUMN_ROLE])
         return roles
 
-    def check_columns(self, data: pl.DataFrame, params: BaseModel) -> None:
+    def check_columns(self, data: pl.DataFrame, params: BaseModel, applying: bool = False) -> None:
         """Refuse a run whose column parameters name columns the data lacks."""
         for param in self.column_roles():
+            extra = self.Params.model_fields[param].json_schema_extra
+            if applying and extra.get(FIT_ONLY):
+                continue
             value = getattr(params, param)
             wanted = value if isinstance(value, list) else [value] if value is not None else []
             missing = [name for name in wanted if name not in data.columns]

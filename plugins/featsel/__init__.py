@@ -1,0 +1,9 @@
+"""Built-in plugin `feature-selection`: Optuna over feature subsets, with the classic methods side by side."""
+
+from workbench import hookimpl
+from workbench_featsel.task import FeatureSelection
+
+
+@hookimpl
+def register_tasks(register) -> None:
+    register(FeatureSelection())

@@ -1,0 +1,89 @@
+"""What a feature-selection run shows: the comparison, the trials, the Pareto front, charts, summary."""
+
+from __future__ import annotations
+
+import altair as alt
+import polars as pl
+
+from workbench import ModelArtifact, Result
+from workbench.charts import ACCENT, MUTED, themed
+from workbench_featsel.problem import Problem
+from workbench_featsel.search import SearchResult
+
+
+def trials_table(problem: Problem, found: SearchResult) -> pl.DataFrame:
+    rows = []
+    for trial in found.study.get_trials(deepcopy=False):
+        mask = trial.user_attrs.get("mask") or []
+        cv = trial.user_attrs.get("cv_score")
+        rows.append({"trial": trial.number, "state": trial.state.name.lower(), "count": sum(mask),
+                     "cv_score": problem.shown(cv) if cv is not None else None,
+                     "features": ", ".join(n for n, keep in zip(problem.features, mask, strict=False) if keep)})
+    return pl.DataFrame(rows, schema={"trial": pl.Int64, "state": pl.String, "count": pl.Int64,
+                                      "cv_score": pl.Float64, "features": pl.String})
+
+
+def comparison_chart(comparison: pl.DataFrame, metric: str):
+    """CV and test score per method as dots (scores are close: no bars from zero), feature count beside."""
+    long = comparison.unpivot(index=["method", "count"], on=["cv_score", "test_score"], variable_name="split",
+                              value_name="score").with_columns(pl.col("split").str.replace("_score", ""))
+    y = alt.Y("method:N", sort=comparison["method"].to_list(), title=None)
+    x = alt.X("score:Q", title=metric, scale=alt.Scale(zero=False, padding=20))
+    dots = alt.Chart(long).mark_point(filled=True, size=110, opacity=1).encode(
+        y=y, x=x, color=alt.Color("split:N", scale=alt.Scale(domain=["cv", "test"], range=[MUTED, ACCENT]),
+                                  title=None),
+        tooltip=["method", "split", alt.Tooltip("score:Q", format=".4f"), "count"])
+    counts = alt.Chart(comparison).mark_text(align="left", dx=8, color=MUTED, fontSize=11).encode(
+        y=y, x=alt.X("max_score:Q"), text=alt.Text("label:N")).transform_calculate(
+        max_score="max(datum.cv_score, datum.test_score)", label="datum.count + ' features'")
+    return themed((dots + counts).properties(width=420, title=alt.TitleParams(
+        "Feature selection methods side by side", subtitle=f"Cross-validated (grey) and held-out (red) {metric}")))
+
+
+def history_chart(trials: pl.DataFrame, metric: str, lower_is_better: bool):
+    """Every scored trial and the best CV score so far."""
+    scored = trials.filter(pl.col("cv_score").is_not_null())
+    best = (pl.col("cv_score").cum_min() if lower_is_better else pl.col("cv_score").cum_max()).alias("best")
+    scored = scored.with_columns(best)
+    base = alt.Chart(scored).encode(x=alt.X("trial:Q", title="Trial"))
+    y = alt.Y("cv_score:Q", title=f"CV {metric}", scale=alt.Scale(zero=False))
+    points = base.mark_circle(color=MUTED, opacity=0.6).encode(y=y, tooltip=["trial", "count", "features"])
+    line = base.mark_line(color=ACCENT, interpolate="step-after").encode(y="best:Q")
+    return themed((points + line).properties(width=460, title=alt.TitleParams(
+        "Optuna search", subtitle="Each scored subset (grey) and the best so far (red)")))
+
+
+def pareto_chart(pareto: pl.DataFrame, trials: pl.DataFrame, metric: str):
+    y = alt.Y("cv_score:Q", title=f"CV {metric}", scale=alt.Scale(zero=False))
+    base = alt.Chart(trials.filter(pl.col("cv_score").is_not_null())).mark_circle(color=MUTED, opacity=0.5).encode(
+        x=alt.X("count:Q", title="Features used"), y=y)
+    front = alt.Chart(pareto).encode(x="count:Q", y="cv_score:Q", tooltip=["count", "cv_score", "features"])
+    return themed((base + front.mark_line(color=ACCENT) + front.mark_point(color=ACCENT, filled=True)).properties(
+        width=460, title=alt.TitleParams("Pareto front", subtitle=f"Best {metric} for each number of features")))
+
+
+def build_result(problem: Problem, found: SearchResult, rows: list[dict], params, artifact: ModelArtifact) -> Result:
+    comparison = pl.DataFrame(rows)
+    trials = trials_table(problem, found)
+    tables = {"comparison": comparison, "trials": trials}
+    charts = {"comparison": comparison_chart(comparison, problem.metric),
+              "history": history_chart(trials, problem.metric, problem.lower_is_better)}
+    if params.sampler == "nsga2":
+        front = {trial.number for trial in found.study.best_trials}
+        tables["pareto"] = trials.filter(pl.col("trial").is_in(front)).sort("count")
+        charts["pareto"] = pareto_chart(tables["pareto"], trials, problem.metric)
+    metrics = {"task_type": problem.kind, "metric": problem.metric, "trials": len(trials),
+               "pruned": trials.filter(pl.col("state") == "pruned").height, "cache_hits": found.cache_hits,
+               "fits": found.fits, "search_seconds": round(found.seconds, 2)}
+    for row in rows:
+        metrics[f"{row['method']}_cv"] = round(row["cv_score"], 4)
+        metrics[f"{row['method']}_test"] = round(row["test_score"], 4)
+        metrics[f"{row['method']}_count"] = row["count"]
+    artifact.metrics = metrics
+    best = rows[0]
+    summary = (f"Optuna chose **{best['count']} of {len(problem.features)} features** ({best['features']}): CV "
+               f"{problem.metric} {best['cv_score']:.4f}, test {best['test_score']:.4f}, after {len(trials)} trials "
+               f"({metrics['pruned']} pruned, {found.cache_hits} answered from the cache, {found.fits} model fits).")
+    if problem.dropped:
+        summary += f"\n\nDropped constant or empty columns: {', '.join(problem.dropped)}."
+    return Result(tables=tables, metrics=metrics, charts=charts, summary=summary, models=[artifact])

@@ -1,0 +1,130 @@
+"""The Optuna search over feature subsets: one boolean per feature, a cache by mask, pruning by fold."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from workbench import WorkbenchError
+from workbench.progress import ProgressReporter
+from workbench_featsel.models import cross_validate
+from workbench_featsel.problem import Problem
+
+FINISHED = ("COMPLETE", "PRUNED")  # trial states that count towards `trials`
+
+
+@dataclass
+class SearchResult:
+    """The study and what the search measured along the way."""
+
+    study: object
+    best_mask: tuple[bool, ...]
+    best_cv: float  # scorer value (greater is better) of the chosen subset
+    fits: int = 0
+    cache_hits: int = 0
+    seconds: float = 0.0
+    history: list[tuple[float, float]] = field(default_factory=list)  # (seconds, best cv so far) per trial
+
+
+def open_storage(storage: str | None, study: str | None, home: Path):
+    """`journal:PATH` (safe for many processes on one machine), an Optuna/SQLAlchemy URL, or in memory."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    if storage is None and study is None:
+        return None
+    if storage is None:
+        (home / "optuna").mkdir(parents=True, exist_ok=True)
+        storage = f"journal:{home / 'optuna' / study}.journal"
+    if storage.startswith("journal:"):
+        return JournalStorage(JournalFileBackend(storage.removeprefix("journal:")))
+    if storage.startswith("sqlite"):
+        raise WorkbenchError("SQLite storage locks up under concurrent workers; use storage=journal:PATH on one "
+                             "machine, or a PostgreSQL URL across machines")
+    return storage
+
+
+def search(problem: Problem, model, *, trials: int, penalty: float, seed: int, pareto: bool,
+           storage=None, study_name: str | None = None, progress: ProgressReporter | None = None) -> SearchResult:
+    """Search subsets with TPE (or NSGA-II over score and size); `trials` counts across all workers."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    names = [f"use_{index}" for index in range(len(problem.features))]
+    if pareto:
+        study = optuna.create_study(storage=storage, study_name=study_name, load_if_exists=True,
+                                    directions=["maximize", "minimize"],
+                                    sampler=optuna.samplers.NSGAIISampler(seed=seed))
+    else:
+        study = optuna.create_study(storage=storage, study_name=study_name, load_if_exists=True,
+                                    direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
+                                    pruner=optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=1))
+    if not study.trials:
+        study.enqueue_trial(dict.fromkeys(names, True))  # all features first: the baseline to beat
+    result = SearchResult(study, (True,) * len(names), -np.inf)
+    known: dict[tuple[bool, ...], float | None] = {}  # mask -> mean CV score, None when pruned
+    started = time.perf_counter()
+
+    def refresh_from_study() -> None:
+        for trial in study.get_trials(deepcopy=False):
+            if trial.state.name in FINISHED and "mask" in trial.user_attrs:
+                known.setdefault(tuple(trial.user_attrs["mask"]), trial.user_attrs.get("cv_score"))
+
+    def objective(trial):
+        mask = tuple(trial.suggest_categorical(name, [True, False]) for name in names)
+        count = sum(mask)
+        trial.set_user_attr("mask", list(mask))
+        if count == 0:
+            raise optuna.TrialPruned("empty subset")
+        if mask not in known:
+            refresh_from_study()  # another worker may have scored it
+        if mask in known:
+            result.cache_hits += 1
+            cv = known[mask]
+            if cv is None:
+                raise optuna.TrialPruned("pruned before")
+        else:
+            def after_fold(index: int, running: float) -> None:
+                if pareto:
+                    return
+                trial.report(running - penalty * count, index)
+                if trial.should_prune():
+                    known[mask] = None
+                    raise optuna.TrialPruned()
+
+            result.fits += len(problem.folds)
+            cv = cross_validate(model, problem, problem.columns(mask), after_fold)
+            known[mask] = cv
+        trial.set_user_attr("cv_score", cv)
+        return (cv, count) if pareto else cv - penalty * count
+
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    stop = optuna.study.MaxTrialsCallback(trials, states=finished)
+    with (progress or ProgressReporter()).bar("Optuna trials", total=trials) as bar:
+        def after_trial(study_, trial) -> None:
+            cv = trial.user_attrs.get("cv_score") if trial.state.name == "COMPLETE" else None
+            best = result.history[-1][1] if result.history else -np.inf
+            result.history.append((time.perf_counter() - started, best if cv is None else max(best, cv)))
+            bar.advance()
+
+        study.optimize(objective, n_trials=trials, callbacks=[stop, after_trial])
+    result.seconds = time.perf_counter() - started
+    _choose(result, penalty, pareto)
+    return result
+
+
+def _choose(result: SearchResult, penalty: float, pareto: bool) -> None:
+    """The study's best subset, over every worker's trials: best penalised score, or best CV on the front."""
+    scored = [t for t in result.study.get_trials(deepcopy=False)
+              if t.state.name == "COMPLETE" and t.user_attrs.get("cv_score") is not None]
+    if not scored:
+        raise WorkbenchError("no subset was scored; raise trials")
+    if pareto:
+        front = result.study.best_trials
+        best = max(front, key=lambda t: (t.user_attrs["cv_score"], -sum(t.user_attrs["mask"])))
+    else:
+        best = max(scored, key=lambda t: t.user_attrs["cv_score"] - penalty * sum(t.user_attrs["mask"]))
+    result.best_mask, result.best_cv = tuple(best.user_attrs["mask"]), best.user_attrs["cv_score"]

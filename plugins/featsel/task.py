@@ -1,0 +1,114 @@
+"""The `feature-selection` task: Optuna's subset search beside the classic selectors, on one split."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from workbench import ModelArtifact, Result, RunContext, Task, TaskParams, column
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+class FeatureSelectionParams(TaskParams):
+    target: str = column("target", "Column to predict.", fit_only=True)
+    task_type: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="Inferred from the target when unambiguous.")
+    model: Literal["random_forest", "lightgbm", "logistic", "linear"] = Field(
+        "random_forest", description="The fixed model every subset is scored with (logistic/linear: scaled).")
+    metric: Literal["auto", "f1_weighted", "f1_macro", "accuracy", "rmse", "mae", "r2"] = Field(
+        "auto", description="auto: weighted F1 for classification, RMSE for regression.")
+    folds: int = Field(5, ge=2, le=20, description="Cross-validation folds on the training split.")
+    test_size: float = Field(0.2, gt=0, lt=0.9, description="Held-out share (stratified when classifying).")
+    seed: int = Field(0, description="Seed of the split, the folds, the model and the sampler.")
+    trials: int = Field(100, ge=1, description="Optuna trials (in total, across workers sharing a study).")
+    penalty: float = Field(1e-4, ge=0, description="Subtracted from the CV score per feature used.")
+    sampler: Literal["tpe", "nsga2"] = Field(
+        "tpe", description="tpe: one objective; nsga2: the Pareto front of CV score against feature count.")
+    k: int | None = Field(None, ge=1, description="Features kept by the classic methods (default: 10, or half).")
+    compare: bool = Field(True, description="Also run SelectKBest, forward SFS, importance top-k and all features.")
+    storage: str | None = Field(
+        None, description="Shared study storage: journal:PATH (one machine) or postgresql://... (many).")
+    study: str | None = Field(None, description="Study name; workers with the same name share the trials.")
+    n_jobs: int = Field(1, description="Cores per model fit (-1: all); on small data, run workers instead.")
+
+
+class FeatureSelection(Task):
+    name = "feature-selection"
+    title = "Feature selection with Optuna"
+    summary = "Search feature subsets with Optuna (TPE or NSGA-II) beside SelectKBest, forward SFS and importance."
+    Params = FeatureSelectionParams
+    applies_models = True
+
+    def run(self, data: pl.DataFrame, params: FeatureSelectionParams, ctx: RunContext) -> Result:
+        if ctx.model is not None:
+            from workbench_featsel.apply import predict
+
+            return predict(data, ctx.model.path)
+        from workbench_featsel.models import cross_validate, holdout_score, make_model
+        from workbench_featsel.problem import build_problem
+        from workbench_featsel.report import build_result
+        from workbench_featsel.search import open_storage, search
+
+        problem = build_problem(data, params.target, params.task_type, params.metric, params.folds,
+                                params.test_size, params.seed)
+        model = make_model(params.model, problem.kind, params.seed, params.n_jobs)
+        storage = open_storage(params.storage, params.study, ctx.registry.home)
+        found = search(problem, model, trials=params.trials, penalty=params.penalty, seed=params.seed,
+                       pareto=params.sampler == "nsga2", storage=storage, study_name=params.study,
+                       progress=ctx.progress)
+        rows = [_row("optuna", problem, found.best_mask, found.best_cv,
+                     holdout_score(model, problem, problem.columns(found.best_mask)), found.seconds)]
+        if params.compare:
+            k = params.k or (10 if len(problem.features) > 10 else max(1, len(problem.features) // 2))
+            for select in ctx.progress.track(_classic_methods(k), "Classic methods"):
+                started = time.perf_counter()
+                mask, label = select(problem, model)
+                columns = problem.columns(mask)
+                rows.append(_row(label, problem, mask, cross_validate(model, problem, columns),
+                                 holdout_score(model, problem, columns), time.perf_counter() - started))
+        artifact = _save(ctx, problem, model, found.best_mask, params.target)
+        return build_result(problem, found, rows, params, artifact)
+
+
+def _classic_methods(k: int):
+    from workbench_featsel.classic import forward_sfs, importance, k_best
+
+    def kbest(problem, model):
+        mask, function = k_best(problem, model, k)
+        return mask, f"kbest_{function}_top{k}"
+
+    return [
+        kbest,
+        lambda problem, model: (forward_sfs(problem, model, k), f"forward_sfs_top{k}"),
+        lambda problem, model: (importance(problem, model, k), f"importance_top{k}"),
+        lambda problem, model: ([True] * len(problem.features), "all_features"),
+    ]
+
+
+def _row(method: str, problem, mask, cv: float, test: float, seconds: float) -> dict:
+    chosen = [name for name, keep in zip(problem.features, mask, strict=True) if keep]
+    return {"method": method, "features": ", ".join(chosen), "count": len(chosen),
+            "cv_score": problem.shown(cv), "test_score": problem.shown(test), "seconds": seconds}
+
+
+def _save(ctx: RunContext, problem, model, mask, target: str) -> ModelArtifact:
+    """The chosen features and the model refitted on the whole training split (skops, no pickle)."""
+    from workbench.artifacts import save_model
+    from workbench_featsel.models import fit_on
+
+    folder = ctx.new_model_dir("featsel")
+    columns = problem.columns(mask)
+    save_model(fit_on(model, problem, problem.train, columns), folder / "model.skops")
+    selection = {"target": target, "kind": problem.kind, "metric": problem.metric,
+                 "input_features": problem.features,
+                 "features": [name for name, keep in zip(problem.features, mask, strict=True) if keep],
+                 "columns": columns.tolist()}
+    (folder / "selection.json").write_text(json.dumps(selection, indent=1))
+    if problem.encoder is not None:
+        (folder / "encoder.json").write_text(json.dumps(problem.encoder.to_dict()))
+    return ModelArtifact(folder)
