@@ -130,3 +130,15 @@ def test_negative_budget_is_refused_by_the_cli(home, tmp_path, synthetic):
     result = run_cli("run", "uplift", "--data", str(data), "-p", "treatment=treatment", "-p", "outcome=outcome",
                      "-p", "budget=-5", home=home)
     assert result.returncode == 2 and "invalid parameter 'budget'" in result.stderr
+
+
+def test_causal_forest_gives_effects_with_intervals(home):
+    frame, truth = campaign(n_per_arm=400, seed=2)
+    run = run_task(RunRequest("uplift", frame, "small", params={
+        "treatment": "treatment", "outcome": "outcome", "costs": COSTS, "estimator": "causal_forest",
+        "features": [f"x{i}" for i in range(10)]}), Registry())
+    arms = run.result.tables["arms"]
+    assert arms["arm"].to_list() == list(COSTS)
+    assert (arms["mean_interval_width"] > 0).all()
+    effects = run.result.tables["effects"]
+    assert np.corrcoef(effects["cate_offer"].to_numpy(), truth[:, 2])[0, 1] > 0.3
