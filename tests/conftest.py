@@ -31,3 +31,34 @@ def run_cli(*args: str, home: Path, third_party: bool = False, env: dict | None 
         environ["PYTHONPATH"] = str(FIXTURE_PLUGINS)
     return subprocess.run([str(WORKBENCH), *args], capture_output=True, text=True, env=environ,
                           cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL cluster on a free port (Debian's server, which `make test` installs)."""
+    import glob
+    import shutil
+    import socket
+    import tempfile
+
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    if not binaries or not shutil.which("runuser"):
+        pytest.skip("PostgreSQL server not installed (make test installs Debian's postgresql when run as root)")
+    bin_dir = binaries[-1]
+    folder = Path(tempfile.mkdtemp(prefix="workbench-postgres-"))  # pytest's own folders are root-only
+    shutil.chown(folder, "postgres")
+    data = folder / "data"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+
+    def as_postgres(*command):
+        subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True)
+
+    as_postgres(f"{bin_dir}/initdb", "-D", str(data), "-A", "trust", "-U", "postgres")
+    as_postgres(f"{bin_dir}/pg_ctl", "-D", str(data), "-w", "-l", str(folder / "log"), "-o",
+                f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start")
+    as_postgres(f"{bin_dir}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "workbench")
+    yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/workbench"
+    as_postgres(f"{bin_dir}/pg_ctl", "-D", str(data), "-m", "fast", "stop")
+    shutil.rmtree(folder, ignore_errors=True)

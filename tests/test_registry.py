@@ -23,7 +23,7 @@ def make_artifact(folder, content="weights"):
     return folder
 
 
-def test_dataset_versions_follow_content(home):
+def test_dataset_versions_follow_content(home, registry_url):
     registry = Registry()
     first = registry.add_dataset("sales", pl.DataFrame({"a": [1, 2], "b": ["x", "y"]}), "a.csv")
     again = registry.add_dataset("sales", pl.DataFrame({"a": [1, 2], "b": ["x", "y"]}), "b.csv")
@@ -33,10 +33,11 @@ def test_dataset_versions_follow_content(home):
     assert first.schema == {"a": "Int64", "b": "String"} and first.n_rows == 2
     assert registry.load_dataset("sales@1").equals(pl.DataFrame({"a": [1, 2], "b": ["x", "y"]}))
     assert registry.dataset("sales").version == 2
-    assert (home / "registry.db").is_file() and first.path.is_file()
+    assert first.path.is_file()
+    assert (home / "registry.db").is_file() == (registry_url is None)
 
 
-def test_model_lineage_aliases_and_latest(home, tmp_path):
+def test_model_lineage_aliases_and_latest(home, tmp_path, registry_url):
     registry = Registry()
     data = registry.add_dataset("train", pl.DataFrame({"a": [1]}))
     v1 = registry.register_model("churn", "scale", make_artifact(tmp_path / "m1"), {"c": 1},
@@ -101,7 +102,19 @@ WRITER = textwrap.dedent("""
 """)
 
 
-def test_four_processes_register_100_versions(home):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def registry_url(request, home, monkeypatch):
+    """The default SQLite file, and a real PostgreSQL database (the team set-up)."""
+    if request.param == "sqlite":
+        return None
+    url = request.getfixturevalue("postgres_url")
+    with create_engine(url).begin() as connection:  # each test starts from an empty database
+        connection.exec_driver_sql("DROP TABLE IF EXISTS model_aliases, models, datasets, runs, workbench_meta")
+    monkeypatch.setenv("WORKBENCH_REGISTRY_URL", url)
+    return url
+
+
+def test_four_processes_register_100_versions(home, registry_url):
     env = {**os.environ, "WORKBENCH_HOME": str(home)}
     Registry()  # create the schema once, as the CLI would have
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(n)], env=env, stderr=subprocess.PIPE,
@@ -109,6 +122,7 @@ def test_four_processes_register_100_versions(home):
     errors = [writer.communicate(timeout=300)[1] for writer in writers]
     assert [writer.returncode for writer in writers] == [0, 0, 0, 0], errors
     records = Registry().models("shared")
+    assert Registry().url.startswith(registry_url or "sqlite")
     assert sorted(record.version for record in records) == list(range(1, 101))
     assert len({(r.metrics["writer"], r.metrics["i"]) for r in records}) == 100
     for record in records:
