@@ -134,3 +134,17 @@ def test_missing_target_is_refused_by_the_cli(home):
     result = run_cli("run", "feature-selection", "--data", str(DATASETS / "mobile_price_sample.csv"),
                      "-p", "target=price", home=home)
     assert result.returncode == 2 and "column 'price' (parameter target) is not in the data" in result.stderr
+
+
+def test_fit_count_matches_the_folds_reported_to_the_pruner():
+    from workbench_featsel.models import make_model
+    from workbench_featsel.problem import build_problem
+    from workbench_featsel.search import search
+
+    problem = build_problem(with_noise(), "price_range", "auto", "auto", 5, 0.2, 1)
+    found = search(problem, make_model("logistic", "classification", 1, 1), trials=40, penalty=1e-4, seed=1,
+                   pareto=False)
+    reported = sum(len(trial.intermediate_values) for trial in found.study.trials)
+    assert found.fits == reported
+    pruned_early = [t for t in found.study.trials if t.state.name == "PRUNED" and t.intermediate_values]
+    assert any(len(t.intermediate_values) < 5 for t in pruned_early)

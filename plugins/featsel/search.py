@@ -23,7 +23,7 @@ class SearchResult:
     study: object
     best_mask: tuple[bool, ...]
     best_cv: float  # scorer value (greater is better) of the chosen subset
-    fits: int = 0
+    fits: int = 0  # models fitted, one per fold actually run
     cache_hits: int = 0
     seconds: float = 0.0
     history: list[tuple[float, float]] = field(default_factory=list)  # (seconds, best cv so far) per trial
@@ -61,7 +61,7 @@ def search(problem: Problem, model, *, trials: int, penalty: float, seed: int, p
     else:
         study = optuna.create_study(storage=storage, study_name=study_name, load_if_exists=True,
                                     direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed),
-                                    pruner=optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=1))
+                                    pruner=optuna.pruners.MedianPruner(n_startup_trials=10, n_warmup_steps=0))
     if not study.trials:
         study.enqueue_trial(dict.fromkeys(names, True))  # all features first: the baseline to beat
     result = SearchResult(study, (True,) * len(names), -np.inf)
@@ -88,6 +88,7 @@ def search(problem: Problem, model, *, trials: int, penalty: float, seed: int, p
                 raise optuna.TrialPruned("pruned before")
         else:
             def after_fold(index: int, running: float) -> None:
+                result.fits += 1
                 if pareto:
                     return
                 trial.report(running - penalty * count, index)
@@ -95,7 +96,6 @@ def search(problem: Problem, model, *, trials: int, penalty: float, seed: int, p
                     known[mask] = None
                     raise optuna.TrialPruned()
 
-            result.fits += len(problem.folds)
             cv = cross_validate(model, problem, problem.columns(mask), after_fold)
             known[mask] = cv
         trial.set_user_attr("cv_score", cv)
