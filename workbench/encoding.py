@@ -32,13 +32,13 @@ class EncodedColumn:
     has_infrequent_column: bool = False
     has_missing_column: bool = False
 
+    def indicators(self, separator: str) -> list[tuple[str, str]]:
+        """(level, output column) per indicator in output order: the levels, then `nan`, then `infrequent`."""
+        labels = self.levels + [MISSING_NAME] * self.has_missing_column + [INFREQUENT_NAME] * self.has_infrequent_column
+        return [(label, f"{self.name}{separator}{label}") for label in labels]
+
     def output_names(self, separator: str) -> list[str]:
-        names = [f"{self.name}{separator}{level}" for level in self.levels]
-        if self.has_missing_column:
-            names.append(f"{self.name}{separator}{MISSING_NAME}")
-        if self.has_infrequent_column:
-            names.append(f"{self.name}{separator}{INFREQUENT_NAME}")
-        return names
+        return [name for _, name in self.indicators(separator)]
 
     @property
     def infrequent_code(self) -> int:

@@ -46,12 +46,10 @@ def professional(facts: Facts, words: Wording) -> alt.LayerChart:
     """Period bars in a reversed red-blue scheme, each labelled; the change point; a '?' bar for the future."""
     digits = facts.decimals
     future = future_label(facts, words.future)
-    bars = facts.periods.select(
-        "label", "mean", pl.col("mean").round(digits).cast(pl.String).alias("text"), pl.lit(False).alias("future"))
+    labels = pl.col("mean").map_elements(lambda value: f"{value:.{digits}f}", return_dtype=pl.String)
+    bars = facts.periods.select("label", "mean", labels.alias("text"), pl.lit(False).alias("future"))
     bars = pl.concat([bars, pl.DataFrame({"label": [future], "mean": [projection(facts, words.future)],
                                           "text": ["?"], "future": [True]})])
-    bars = bars.with_columns(pl.col("text").map_elements(lambda t: t if t == "?" else f"{float(t):.{digits}f}",
-                                                         return_dtype=pl.String))
     order = bars["label"].to_list()
     x = alt.X("label:O", sort=order, title=None, axis=alt.Axis(labelAngle=0, labelFontSize=11))
     axis_title = f"{words.axis_title} ({words.units.strip()})" if words.units.strip() else words.axis_title

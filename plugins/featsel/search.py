@@ -13,8 +13,6 @@ from workbench.progress import ProgressReporter
 from workbench_featsel.models import cross_validate
 from workbench_featsel.problem import Problem
 
-FINISHED = ("COMPLETE", "PRUNED")  # trial states that count towards `trials`
-
 
 @dataclass
 class SearchResult:
@@ -53,6 +51,7 @@ def search(problem: Problem, model, *, trials: int, penalty: float, seed: int, p
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)  # they count towards `trials`
     names = [f"use_{index}" for index in range(len(problem.features))]
     if pareto:
         study = optuna.create_study(storage=storage, study_name=study_name, load_if_exists=True,
@@ -70,7 +69,7 @@ def search(problem: Problem, model, *, trials: int, penalty: float, seed: int, p
 
     def refresh_from_study() -> None:
         for trial in study.get_trials(deepcopy=False):
-            if trial.state.name in FINISHED and "mask" in trial.user_attrs:
+            if trial.state in finished and "mask" in trial.user_attrs:
                 known.setdefault(tuple(trial.user_attrs["mask"]), trial.user_attrs.get("cv_score"))
 
     def objective(trial):
@@ -101,7 +100,6 @@ def search(problem: Problem, model, *, trials: int, penalty: float, seed: int, p
         trial.set_user_attr("cv_score", cv)
         return (cv, count) if pareto else cv - penalty * count
 
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     stop = optuna.study.MaxTrialsCallback(trials, states=finished)
     with (progress or ProgressReporter()).bar("Optuna trials", total=trials) as bar:
         def after_trial(study_, trial) -> None:

@@ -76,12 +76,10 @@ def levels_table(encoder) -> pl.DataFrame:
 
     rows = []
     for encoded in encoder.encoded_:
-        names = encoded.output_names(encoder.separator)
-        levels = encoded.levels + (["nan"] if encoded.has_missing_column else [])
-        if encoded.has_infrequent_column:
-            levels.append("(infrequent: " + ", ".join(encoded.infrequent[:5]) + ")")
-        rows += [{"column": encoded.name, "level": level, "output_column": name}
-                 for level, name in zip(levels, names, strict=True)]
+        for position, (level, name) in enumerate(encoded.indicators(encoder.separator)):
+            if encoded.has_infrequent_column and position == encoded.infrequent_code:
+                level = "(infrequent: " + ", ".join(encoded.infrequent[:5]) + ")"
+            rows.append({"column": encoded.name, "level": level, "output_column": name})
     return pl.DataFrame(rows)
 
 
