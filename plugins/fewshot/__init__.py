@@ -1,0 +1,9 @@
+"""Built-in plugin `fewshot`: text classifiers from a handful of labels (SetFit, embeddings + LR, zero-shot)."""
+
+from workbench import hookimpl
+from workbench_fewshot.task import FewShot
+
+
+@hookimpl
+def register_tasks(register) -> None:
+    register(FewShot())

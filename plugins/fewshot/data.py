@@ -1,0 +1,63 @@
+"""Checking texts and labels, and sampling N examples per class the way `setfit.sample_dataset` does."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from workbench import WorkbenchError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+
+def texts_of(data: pl.DataFrame, column: str) -> list[str]:
+    """The text column as a list of non-empty strings, or a one-line error naming the bad rows."""
+    import polars as pl
+
+    series = data[column]
+    if series.dtype not in (pl.String, pl.Categorical):
+        raise WorkbenchError(f"text column {column!r} holds {series.dtype}, not text; pass the column with the texts")
+    texts = series.cast(pl.String).to_list()
+    empty = [row for row, text in enumerate(texts) if text is None or not text.strip()]
+    if empty:
+        shown = ", ".join(str(row) for row in empty[:5]) + (", ..." if len(empty) > 5 else "")
+        raise WorkbenchError(f"text column {column!r} has {len(empty)} empty or missing texts (rows {shown}); "
+                             "drop or fill those rows")
+    return texts
+
+
+def labels_of(data: pl.DataFrame, column: str) -> list[str]:
+    """Labels as strings; missing labels are refused."""
+    import polars as pl
+
+    labels = data[column].cast(pl.String).to_list()
+    missing = sum(label is None for label in labels)
+    if missing:
+        raise WorkbenchError(f"label column {column!r} has {missing} missing labels; drop those rows or label them")
+    return labels
+
+
+def check_classes(labels: list[str], column: str) -> list[str]:
+    """The sorted classes; one class only is refused."""
+    classes = sorted(set(labels))
+    if len(classes) < 2:
+        found = f"one class ({classes[0]!r})" if classes else "no rows"
+        raise WorkbenchError(f"label column {column!r} has {found}; a classifier needs at least two classes")
+    return classes
+
+
+def sample_per_class(labels: list[str], shots: int, seed: int) -> tuple[np.ndarray, dict[str, int]]:
+    """Positions of up to `shots` rows per class (shuffled with `seed`), and the classes that had fewer."""
+    order = np.random.default_rng(seed).permutation(len(labels))
+    taken: Counter[str] = Counter()
+    chosen = []
+    for position in order:
+        label = labels[position]
+        if taken[label] < shots:
+            taken[label] += 1
+            chosen.append(position)
+    short = {label: count for label, count in sorted(taken.items()) if count < shots}
+    return np.array(sorted(chosen), dtype=int), short
