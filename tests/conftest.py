@@ -38,7 +38,6 @@ def postgres_url():
     """A throwaway PostgreSQL cluster on a free port (Debian's server, which `make test` installs)."""
     import glob
     import shutil
-    import socket
     import tempfile
 
     binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -48,9 +47,7 @@ def postgres_url():
     folder = Path(tempfile.mkdtemp(prefix="workbench-postgres-"))  # pytest's own folders are root-only
     shutil.chown(folder, "postgres")
     data = folder / "data"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
 
     def as_postgres(*command):
         subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True)
@@ -62,3 +59,40 @@ def postgres_url():
     yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/workbench"
     as_postgres(f"{bin_dir}/pg_ctl", "-D", str(data), "-m", "fast", "stop")
     shutil.rmtree(folder, ignore_errors=True)
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright drives Debian's chromium (installed by `make`); no browser is downloaded."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian chromium not installed (make test installs it when run as root)")
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "headless": True}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
+    """Poll `url` until it answers 200, failing early if the server process died."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}: {process.stdout.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")

@@ -22,9 +22,11 @@ app = typer.Typer(
 datasets_app = typer.Typer(help="Registered datasets (versioned by content hash).", no_args_is_help=True)
 models_app = typer.Typer(help="Registered models, their lineage and aliases.", no_args_is_help=True)
 runs_app = typer.Typer(help="The record of every `workbench run`.", no_args_is_help=True)
+apps_app = typer.Typer(help="The browser apps: a dashboard for analysts, reports for readers.", no_args_is_help=True)
 app.add_typer(datasets_app, name="datasets")
 app.add_typer(models_app, name="models")
 app.add_typer(runs_app, name="runs")
+app.add_typer(apps_app, name="app")
 
 console = Console()
 state = {"debug": False}
@@ -227,6 +229,41 @@ def runs_show(run_id: Annotated[int, typer.Argument(help="Run id.")]) -> None:
     """Show one run's params, inputs, outputs and error."""
     record = _registry().run(run_id)
     console.print_json(json.dumps({**record.__dict__, "started_at": str(record.started_at)}))
+
+
+HostOption = Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes the app to your network.")]
+PortOption = Annotated[int, typer.Option(help="Port to listen on.")]
+
+
+def _app_file(name: str) -> Path:
+    """Where an app's script is installed (the `workbench_apps` package, located without importing it)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("workbench_apps")
+    if spec is None or not spec.submodule_search_locations:
+        raise WorkbenchError("the apps are not installed; reinstall with `pip install -e '.[apps]'`")
+    return Path(next(iter(spec.submodule_search_locations))) / name
+
+
+@apps_app.command("streamlit")
+def app_streamlit(host: HostOption = "127.0.0.1", port: PortOption = 8501) -> None:
+    """The Streamlit dashboard: upload data, run any task, browse the registry."""
+    import subprocess
+
+    command = [sys.executable, "-m", "streamlit", "run", str(_app_file("streamlit_app.py")),
+               "--server.address", host, "--server.port", str(port), "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
+    sys.exit(subprocess.call(command))
+
+
+@apps_app.command("shiny")
+def app_shiny(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """The Shiny Express report app: any recorded run as a report, downloadable as offline HTML."""
+    import subprocess
+
+    command = [sys.executable, "-m", "shiny", "run", str(_app_file("shiny_report.py")), "--host", host,
+               "--port", str(port)]
+    sys.exit(subprocess.call(command))
 
 
 def main() -> None:

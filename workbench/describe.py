@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from workbench.hookspecs import hookimpl
+from workbench.progress import ProgressReporter
 from workbench.task import Result, RunContext, Task, TaskParams
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ class Describe(Task):
     Params = DescribeParams
 
     def run(self, data: pl.DataFrame, params: DescribeParams, ctx: RunContext) -> Result:
-        profile = profile_frame(data, params.top, ctx)
+        profile = profile_frame(data, params.top, ctx.progress)
         duplicates = data.height - data.n_unique()
         null_cells = int(profile["nulls"].sum())
         metrics = {"rows": data.height, "columns": data.width, "null_cells": null_cells,
@@ -40,12 +41,12 @@ class Describe(Task):
                       charts={"missing": missing_chart(profile)}, summary=summary)
 
 
-def profile_frame(data: pl.DataFrame, top: int, ctx: RunContext) -> pl.DataFrame:
+def profile_frame(data: pl.DataFrame, top: int = 3, progress: ProgressReporter | None = None) -> pl.DataFrame:
     """One row per column of `data`."""
     import polars as pl
 
     rows = []
-    for name in ctx.progress.track(data.columns, "Profiling columns"):
+    for name in (progress or ProgressReporter()).track(data.columns, "Profiling columns"):
         series = data[name]
         counts = series.drop_nulls().value_counts(sort=True).head(top)
         numeric = series.dtype.is_numeric() and series.dtype != pl.Boolean

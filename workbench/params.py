@@ -23,6 +23,11 @@ class ParamInfo:
     required: bool
     description: str
     column_role: str | None
+    kind: str = "text"  # bool, int, float, choice, text, list or mapping: the widget a form uses
+    options: list[Any] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    nullable: bool = False
 
 
 def parse_pairs(pairs: list[str]) -> dict[str, str]:
@@ -114,8 +119,21 @@ def describe_params(model: type[BaseModel]) -> list[ParamInfo]:
             required=field.is_required(),
             description=field.description or "",
             column_role=extra.get("column_role"),
+            **_widget(properties.get(name, {})),
         ))
     return infos
+
+
+def _widget(schema: dict[str, Any]) -> dict[str, Any]:
+    """The form widget for a field's JSON schema: its kind, choices, bounds and whether it may be empty."""
+    options = [option for option in schema.get("anyOf", [schema]) if option.get("type") != "null"]
+    nullable = len(options) < len(schema.get("anyOf", [schema]))
+    main = options[0] if len(options) == 1 else {}
+    kinds = {"boolean": "bool", "integer": "int", "number": "float", "array": "list", "object": "mapping"}
+    kind = "choice" if "enum" in main else kinds.get(main.get("type"), "text")
+    minimum = main.get("minimum", main.get("exclusiveMinimum"))
+    maximum = main.get("maximum", main.get("exclusiveMaximum"))
+    return {"kind": kind, "options": main.get("enum"), "minimum": minimum, "maximum": maximum, "nullable": nullable}
 
 
 def _type_text(schema: dict[str, Any]) -> str:
