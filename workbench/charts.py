@@ -90,11 +90,37 @@ def _one_row(values: dict[str, Any]):
     return pl.DataFrame([values])
 
 
+AUDIENCES = ("general", "professional", "decision-maker")
+# (label size, title size) per audience: plainer and bigger type for readers outside the field.
+_TYPE_SIZES = {"professional": (12, 17), "general": (14, 20), "decision-maker": (15, 22)}
+
+
+def audience_config(audience: str) -> dict[str, Any]:
+    """The theme for one audience: grids and ticks for professionals; bigger, plainer type for the others."""
+    if audience not in _TYPE_SIZES:
+        raise ValueError(f"unknown audience {audience!r}; use one of {', '.join(AUDIENCES)}")
+    label_size, title_size = _TYPE_SIZES[audience]
+    config = theme(decorated=audience == "professional")
+    config["axis"].update(labelFontSize=label_size, titleFontSize=label_size)
+    config["title"].update(fontSize=title_size, subtitleFontSize=label_size)
+    config["legend"].update(labelFontSize=label_size, titleFontSize=label_size)
+    if audience == "decision-maker":
+        config["axis"].update(labelColor=MUTED, titleColor=MUTED)
+    return config
+
+
+def tailor_spec(spec: dict[str, Any], audience: str) -> dict[str, Any]:
+    """A stored Vega-Lite spec restyled for `audience` (its data and encodings untouched)."""
+    return {**spec, "config": {**spec.get("config", {}), **audience_config(audience)}}
+
+
 def render(chart, fmt: str, scale: float = 2.0) -> bytes | str:
-    """PNG bytes or SVG text, rendered offline by vl-convert."""
+    """PNG bytes or SVG text, rendered offline by vl-convert, from an Altair chart or a Vega-Lite dict."""
+    import json
+
     import vl_convert
 
-    spec = chart.to_json()
+    spec = json.dumps(chart) if isinstance(chart, dict) else chart.to_json()
     if fmt == "png":
         return vl_convert.vegalite_to_png(spec, scale=scale)
     if fmt == "svg":

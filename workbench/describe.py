@@ -13,6 +13,8 @@ from workbench.task import Result, RunContext, Task, TaskParams
 if TYPE_CHECKING:
     import polars as pl
 
+    from workbench.reports import RecordedRun, ReportSection
+
 
 class DescribeParams(TaskParams):
     top: int = Field(3, ge=1, le=20, description="How many of the most frequent values to list per column.")
@@ -39,6 +41,23 @@ class Describe(Task):
         )
         return Result(tables={"profile": profile}, metrics=metrics,
                       charts={"missing": missing_chart(profile)}, summary=summary)
+
+
+    def report(self, run: RecordedRun) -> list[ReportSection]:
+        """Data quality: the columns with missing values, and columns that hold a single value."""
+        import polars as pl
+
+        from workbench.reports import ReportSection
+
+        profile = run.tables.get("profile")
+        if profile is None:
+            return []
+        missing = profile.filter(pl.col("nulls") > 0).sort("null_share", descending=True)
+        constant = profile.filter(pl.col("distinct") <= 1)["column"].to_list()
+        text = (f"{missing.height} of {profile.height} columns have missing values"
+                + (f"; `{missing['column'][0]}` the most ({missing['null_share'][0]:.1%})." if missing.height else ".")
+                + (f" Constant columns: {', '.join(f'`{c}`' for c in constant)}." if constant else ""))
+        return [ReportSection("Data quality", text, missing.select("column", "dtype", "nulls", "null_share"))]
 
 
 def profile_frame(data: pl.DataFrame, top: int = 3, progress: ProgressReporter | None = None) -> pl.DataFrame:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from workbench.registry import ModelRecord, Registry
+    from workbench.reports import RecordedRun, ReportSection
 
 COLUMN_ROLE = "column_role"
 FIT_ONLY = "fit_only"
@@ -98,6 +99,10 @@ class Task:
 
     def run(self, data: pl.DataFrame, params: Any, ctx: RunContext) -> Result:
         raise NotImplementedError
+
+    def report(self, run: RecordedRun) -> list[ReportSection]:
+        """Sections this task adds to the report of one of its recorded runs; none by default."""
+        return []
 
     @classmethod
     def column_roles(cls) -> dict[str, str]:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
+    from workbench.reports import RecordedRun, ReportSection
     from workbench_fewshot.methods import FewShotClassifier
 
 METHOD_TITLES = {"setfit": "SetFit", "embeddings": "Embeddings + logistic regression", "zeroshot": "Zero-shot"}
@@ -149,6 +150,20 @@ class FewShot(Task):
         classifier = FewShotClassifier("zeroshot", classes, embedder, descriptions=descriptions)
         classifier.label_vectors = embedder.encode(descriptions, ctx.progress, "Embedding label descriptions")
         return classifier, None
+
+    def report(self, run: RecordedRun) -> list[ReportSection]:
+        """Per-label quality, weakest recall first, beside the confusion matrix."""
+        from workbench.reports import ReportSection
+
+        per_label = run.tables.get("per_label")
+        if per_label is None:
+            return []
+        per_label = per_label.sort("recall")
+        weakest = per_label.row(0, named=True)
+        text = (f"Accuracy {run.metrics['accuracy']:.1%} on {run.metrics['eval_rows']:,} labelled texts. The label "
+                f"found least often is `{weakest['label']}`: recall {weakest['recall']:.1%}, precision "
+                f"{weakest['precision']:.1%}.")
+        return [ReportSection("Per-label quality", text, per_label)]
 
 
 def _settings(params: FewShotParams) -> dict:

@@ -12,6 +12,8 @@ from workbench import ModelArtifact, Result, RunContext, Task, TaskParams, colum
 if TYPE_CHECKING:
     import polars as pl
 
+    from workbench.reports import RecordedRun, ReportSection
+
 ENCODER_FILE = "encoder.json"
 
 
@@ -69,6 +71,20 @@ class OneHot(Task):
             models=models,
         )
 
+    def report(self, run: RecordedRun) -> list[ReportSection]:
+        """Drift: the levels the data brought that the encoder never saw."""
+        from workbench.reports import ReportSection
+
+        drift = run.tables.get("drift")
+        if drift is None:
+            return []
+        unseen = drift.filter(drift["status"] == "unseen").sort("count", descending=True)
+        if not unseen.height:
+            return [ReportSection("Drift", "Every level in this data was seen when the encoder was fitted.")]
+        text = (f"{plural(unseen.height, 'unseen level')} in {unseen['column'].n_unique()} columns, carried by "
+                f"{plural(int(unseen['count'].sum()), 'row')}; they are encoded as zeros (or as 'infrequent').")
+        return [ReportSection("Drift", text, unseen)]
+
 
 def levels_table(encoder) -> pl.DataFrame:
     """One row per output indicator: input column, level and output column name."""
@@ -107,10 +123,10 @@ def drift_chart(drift: pl.DataFrame):
     """Share of rows carrying each unseen level."""
     import altair as alt
 
-    unseen = drift.filter(drift["status"] == "unseen").head(30)
-    return alt.Chart(unseen).mark_bar(color="#d62728").encode(
+    unseen = drift.filter(drift["status"] == "unseen").sort("share", descending=True).head(30)
+    return alt.Chart(unseen).mark_bar().encode(
         x=alt.X("share:Q", title="Share of rows", axis=alt.Axis(format="%")),
         y=alt.Y("level:N", sort="-x", title=None),
-        row=alt.Row("column:N", title=None),
+        color=alt.Color("column:N", title="Column", legend=alt.Legend(orient="bottom")),
         tooltip=["column", "level", "count", alt.Tooltip("share:Q", format=".1%")],
-    ).properties(title="Unseen levels at transform", width=360).resolve_scale(y="independent")
+    ).properties(title="Unseen levels at transform", width=360)
