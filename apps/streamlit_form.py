@@ -84,10 +84,17 @@ class StreamlitProgress(ProgressReporter):
 
 class _StreamlitBar:
     def __init__(self, shown, description: str, total: int | None) -> None:
-        self.shown, self.description, self.total, self.done = shown, description, total, 0
+        self.shown, self.description, self.total, self.done, self.status = shown, description, total, 0, ""
 
     def advance(self, steps: int = 1) -> None:
         self.done += steps
+        self._draw()
+
+    def note(self, text: str) -> None:
+        self.status = f" ({text})"
+        self._draw()
+
+    def _draw(self) -> None:
         share = min(self.done / self.total, 1.0) if self.total else 0.0
         of = f" / {self.total:,}" if self.total else ""
-        self.shown.progress(share, text=f"{self.description}: {self.done:,}{of}")
+        self.shown.progress(share, text=f"{self.description}: {self.done:,}{of}{self.status}")

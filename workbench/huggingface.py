@@ -28,3 +28,4 @@ def quiet_huggingface() -> None:
     for name in ("sentence_transformers", "huggingface_hub"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*pin_memory.*")
+    warnings.filterwarnings("ignore", message="Could not find a config file")  # peft, saving an adapter of a GGUF

@@ -12,6 +12,9 @@ Item = TypeVar("Item")
 class ProgressBar(Protocol):
     def advance(self, steps: int = 1) -> None: ...
 
+    def note(self, text: str) -> None:
+        """Show a short status beside the bar, e.g. the current training loss."""
+
 
 class ProgressReporter:
     """Silent reporter; subclasses override `bar` to show something."""
@@ -34,6 +37,9 @@ class _SilentBar:
     def advance(self, steps: int = 1) -> None:
         pass
 
+    def note(self, text: str) -> None:
+        pass
+
 
 class RichProgress(ProgressReporter):
     """Rich progress bars on stderr, for the CLI."""
@@ -54,12 +60,19 @@ class RichProgress(ProgressReporter):
                    TimeElapsedColumn(), TimeRemainingColumn()]
         with Progress(*columns, console=Console(stderr=True), transient=False) as progress:
             task_id = progress.add_task(description, total=total)
-            yield _RichBar(progress, task_id)
+            try:
+                yield _RichBar(progress, task_id, description)
+            except BaseException:
+                progress.live.transient = True  # a failed step leaves the error alone on screen, not a stale bar
+                raise
 
 
 class _RichBar:
-    def __init__(self, progress, task_id) -> None:
-        self._progress, self._task_id = progress, task_id
+    def __init__(self, progress, task_id, description: str) -> None:
+        self._progress, self._task_id, self._description = progress, task_id, description
 
     def advance(self, steps: int = 1) -> None:
         self._progress.advance(self._task_id, steps)
+
+    def note(self, text: str) -> None:
+        self._progress.update(self._task_id, description=f"{self._description} ({text})")

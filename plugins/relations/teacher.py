@@ -1,0 +1,104 @@
+"""A teacher LLM behind any OpenAI-compatible chat-completions API (Ollama, vLLM, a hosted API), cached on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from workbench import WorkbenchError
+from workbench.cache import DiskCache
+from workbench.progress import ProgressReporter
+
+RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+@dataclass
+class TeacherSettings:
+    base_url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+    max_tokens: int = 256
+    requests_per_second: float = 5.0
+    concurrency: int = 4
+    retries: int = 3
+    timeout: float = 120.0
+
+
+class TeacherUnavailable(Exception):
+    """The server could not be reached (after the retries)."""
+
+
+class Teacher:
+    """Labels texts with a system prompt; each answer is cached as soon as it arrives, so a rerun pays only once."""
+
+    def __init__(self, settings: TeacherSettings, cache: DiskCache) -> None:
+        self.settings, self.cache = settings, cache
+        self.namespace = "teacher:" + hashlib.sha256(
+            f"{settings.base_url.rstrip('/')}|{settings.model}|{settings.max_tokens}".encode()).hexdigest()[:16]
+        self._next_start = 0.0
+        self._lock = threading.Lock()
+        self.requested = 0
+        self.cached = 0
+
+    def label(self, system: str, texts: list[str], progress: ProgressReporter) -> list[str]:
+        keys = [f"{system}\n\n{text}" for text in texts]
+        found = {position: value.decode() for position, value in self.cache.get(self.namespace, keys).items()}
+        self.cached = len(found)
+        missing = [position for position in range(len(texts)) if position not in found]
+        with progress.bar("Teacher labels", total=len(texts)) as bar:
+            bar.advance(len(found))
+
+            def ask(position: int) -> None:
+                answer = self._request(system, texts[position])
+                self.cache.put(self.namespace, [(keys[position], answer.encode())])
+                found[position] = answer
+                bar.advance()
+
+            try:
+                with ThreadPoolExecutor(max_workers=self.settings.concurrency) as pool:
+                    for _ in pool.map(ask, missing):
+                        pass
+            except TeacherUnavailable as error:
+                raise WorkbenchError(
+                    f"teacher at {self.settings.base_url} is unreachable ({error}); {len(found)} of {len(texts)} "
+                    "labels are cached and kept; start the server or fix teacher_url, then run again") from None
+        self.requested = len(missing)
+        return [found[position] for position in range(len(texts))]
+
+    def _request(self, system: str, text: str) -> str:
+        body = json.dumps({"model": self.settings.model, "temperature": 0, "max_tokens": self.settings.max_tokens,
+                           "messages": [{"role": "system", "content": system}, {"role": "user", "content": text}]})
+        headers = {"Content-Type": "application/json"}
+        key = os.environ.get(self.settings.api_key_env)
+        if key:
+            headers["Authorization"] = f"Bearer {key}"
+        url = self.settings.base_url.rstrip("/") + "/chat/completions"
+        for attempt in range(self.settings.retries + 1):
+            self._wait_for_turn()
+            try:
+                request = urllib.request.Request(url, body.encode(), headers, method="POST")
+                with urllib.request.urlopen(request, timeout=self.settings.timeout) as response:
+                    return json.load(response)["choices"][0]["message"]["content"] or ""
+            except urllib.error.HTTPError as error:
+                if error.code not in RETRYABLE_STATUS or attempt == self.settings.retries:
+                    raise WorkbenchError(f"teacher at {url} answered HTTP {error.code}: {error.reason}") from None
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+                if attempt == self.settings.retries:
+                    raise TeacherUnavailable(getattr(error, "reason", error)) from None
+            time.sleep(min(0.5 * 2 ** attempt, 8.0))
+        raise AssertionError("unreachable")
+
+    def _wait_for_turn(self) -> None:
+        """Space request starts to at most `requests_per_second` across the worker threads."""
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start)
+            self._next_start = start + 1.0 / self.settings.requests_per_second
+        time.sleep(max(0.0, start - now))

