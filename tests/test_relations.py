@@ -192,7 +192,8 @@ def test_a_teacher_that_refuses_connections_is_one_line_and_keeps_the_cache(home
 # -- bad input -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("frame", "params", "message"), [
-    (DEV.head(3).with_columns(pl.lit(" ").alias("text")), {}, "text column 'text' has 3 empty or missing texts"),
+    (DEV.head(3).with_columns(pl.lit(" ").alias("text")), {},
+     "text column 'text' has 3 empty or missing texts (rows 0, 1, 2)"),
     (DEV.head(3), {"text": "sentence"}, "column 'sentence' (parameter text) is not in the data"),
     (DEV.head(3), {"base_model": "./no/such/model"}, "model path './no/such/model' does not exist"),
     (DEV.head(3), {"mode": "train"}, "mode=train needs gold triples"),

@@ -105,3 +105,17 @@ def _check_ragged(path: Path, text: str, separator: str) -> None:
                 f"{path} line {reader.line_num} has {len(row)} fields but the header has "
                 f"{len(header)}; fix that row or quote values that contain {separator!r}"
             )
+
+
+def text_values(data: pl.DataFrame, column: str) -> list[str]:
+    """A column of texts as a list of non-empty strings, or a one-line error naming the bad rows."""
+    series = data[column]
+    if series.dtype not in (pl.String, pl.Categorical):
+        raise WorkbenchError(f"text column {column!r} holds {series.dtype}, not text; pass the column with the texts")
+    texts = series.cast(pl.String).to_list()
+    empty = [row for row, text in enumerate(texts) if text is None or not text.strip()]
+    if empty:
+        shown = ", ".join(str(row) for row in empty[:5]) + (", ..." if len(empty) > 5 else "")
+        raise WorkbenchError(f"text column {column!r} has {len(empty)} empty or missing texts (rows {shown}); "
+                             "drop or fill those rows")
+    return texts

@@ -13,22 +13,6 @@ if TYPE_CHECKING:
     import polars as pl
 
 
-def texts_of(data: pl.DataFrame, column: str) -> list[str]:
-    """The text column as a list of non-empty strings, or a one-line error naming the bad rows."""
-    import polars as pl
-
-    series = data[column]
-    if series.dtype not in (pl.String, pl.Categorical):
-        raise WorkbenchError(f"text column {column!r} holds {series.dtype}, not text; pass the column with the texts")
-    texts = series.cast(pl.String).to_list()
-    empty = [row for row, text in enumerate(texts) if text is None or not text.strip()]
-    if empty:
-        shown = ", ".join(str(row) for row in empty[:5]) + (", ..." if len(empty) > 5 else "")
-        raise WorkbenchError(f"text column {column!r} has {len(empty)} empty or missing texts (rows {shown}); "
-                             "drop or fill those rows")
-    return texts
-
-
 def labels_of(data: pl.DataFrame, column: str) -> list[str]:
     """Labels as strings; missing labels are refused."""
     import polars as pl

@@ -48,9 +48,9 @@ class FewShot(Task):
 
     def run(self, data: pl.DataFrame, params: FewShotParams, ctx: RunContext) -> Result:
         from workbench.cache import DiskCache, cache_path
-        from workbench_fewshot.data import texts_of
+        from workbench.io import text_values
 
-        texts = texts_of(data, params.text)
+        texts = text_values(data, params.text)
         cache = DiskCache(cache_path(ctx.registry.home)) if params.cache else None
         try:
             if ctx.model is not None:

@@ -55,7 +55,9 @@ class Relations(Task):
     applies_models = True
 
     def run(self, data: pl.DataFrame, params: RelationsParams, ctx: RunContext) -> Result:
-        texts = _texts(data, params.text)
+        from workbench.io import text_values
+
+        texts = text_values(data, params.text)
         if ctx.model is None and params.mode == "teach":
             return _teach(data, texts, params, ctx)
         if ctx.model is None and params.mode == "train":
@@ -81,19 +83,6 @@ class Relations(Task):
         text = (f"Strict micro-F1 **{run.metrics['strict_f1']:.1%}** (lenient {run.metrics['lenient_f1']:.1%}) "
                 f"over {run.metrics['sentences']:,} sentences; {run.metrics['unparsed_lines']} lines did not parse.")
         return [ReportSection("Relation extraction quality", text, table)]
-
-
-def _texts(data: pl.DataFrame, column: str) -> list[str]:
-    import polars as pl
-
-    if data[column].dtype != pl.String:
-        raise WorkbenchError(f"text column {column!r} holds {data[column].dtype}, not text; pass the sentences' column")
-    texts = data[column].to_list()
-    empty = [i for i, text in enumerate(texts) if text is None or not text.strip()]
-    if empty:
-        raise WorkbenchError(f"text column {column!r} has {len(empty)} empty or missing texts (first at row "
-                             f"{empty[0]}); drop or fill those rows")
-    return texts
 
 
 def _gold(data: pl.DataFrame, params: RelationsParams):
