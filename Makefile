@@ -45,6 +45,8 @@ demo: $(STAMP)
 	$(BIN)/workbench run fewshot --data datasets/clickbait_sample.csv -p text=headline -p label=clickbait \
 		-p shots=8 --register clickbait-setfit --out out/fewshot
 	$(BIN)/workbench run fewshot --data datasets/clickbait_sample.csv --model clickbait-setfit --out out/fewshot-apply
+	$(BIN)/workbench run relations --data datasets/conll04_dev_sample.csv -p text=text -p gold=triples \
+		-p 'labels=["works for","killed","is based in","lives in","is located in"]' --out out/relations
 	$(BIN)/workbench runs list --limit 5
 	@echo "Browse it all: $(BIN)/workbench app streamlit (dashboard) or $(BIN)/workbench app shiny (reports)"
 
