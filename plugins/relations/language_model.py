@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,8 +67,10 @@ def load(reference: str | None, device: str, adapter: Path | None = None, quanti
         options["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4",
                                                              bnb_4bit_compute_dtype=torch.bfloat16)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **extra)
-        model = AutoModelForCausalLM.from_pretrained(source, **options)
+        # transformers' GGUF de-quantisation draws its own tqdm bar on stderr; keep the task's output clean
+        with contextlib.redirect_stderr(io.StringIO()):
+            tokenizer = AutoTokenizer.from_pretrained(source, **extra)
+            model = AutoModelForCausalLM.from_pretrained(source, **options)
     except (OSError, ValueError) as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise WorkbenchError(f"cannot load model {reference or source!r} ({first}); pass a local folder, "
