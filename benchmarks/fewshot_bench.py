@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--shots", type=int, nargs="+", default=[8, 64])
     parser.add_argument("--datasets", nargs="+", default=["sst2", "ag_news", "clickbait"])
+    parser.add_argument("--resume", action="store_true", help="Keep the rows already in the results file.")
     args = parser.parse_args()
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} not found")
@@ -116,12 +117,16 @@ def main() -> None:
     from workbench.huggingface import quiet_huggingface
 
     quiet_huggingface()
-    rows, frozen_test = [], {}
+    rows = pl.read_csv(RESULTS).to_dicts() if args.resume and RESULTS.exists() else []
+    done = {(r["dataset"], r["method"], r["shots"], r["seed"]) for r in rows}
+    frozen_test = {}
     for dataset in args.datasets:
         pool, test = load(dataset)
         runs = [("zeroshot", 0, 0)] + [(method, shots, seed) for shots in args.shots
                                        for method in ("embeddings", "setfit") for seed in range(args.seeds)]
         for method, shots, seed in runs:
+            if (dataset, method, shots, seed) in done:
+                continue
             row = run_one(dataset, method, shots, seed, pool, test, frozen_test)
             rows.append(row)
             print(f"{dataset:10} {method:10} N={shots:<3} seed={seed} acc={row['accuracy']:.3f} "
