@@ -107,7 +107,8 @@ def test_transform_properties(train, other, handle_unknown, missing):
     assert encoded.columns == list(encoder.get_feature_names_out())
     assert encoded.height == other.height
     for column in encoder.encoded_:
-        block = encoded.select(column.output_names("_")).to_numpy()
+        names = column.output_names("_")  # none when every training value was missing and missing="zeros"
+        block = encoded.select(names).to_numpy() if names else np.zeros((other.height, 0))
         values = other[column.name].to_list()
         seen = set(column.levels) | set(column.infrequent)
         for row, value in zip(block, values, strict=True):
@@ -167,3 +168,11 @@ def test_round_trip_through_the_registry_in_another_process(home, tmp_path):
     env = {**os.environ, "WORKBENCH_HOME": str(home)}
     subprocess.run([sys.executable, "-c", APPLY, str(DATASETS / "adult_test.csv"), str(out)], env=env, check=True)
     assert pl.read_parquet(out).equals(encoder.transform(test))
+
+
+def test_a_column_missing_in_every_training_row_gets_no_indicators():
+    train = pl.DataFrame({"x": [None, None], "num": [0, 1]}, schema={"x": pl.String, "num": pl.Int64})
+    encoder = RobustOneHotEncoder(missing="zeros").fit(train)
+    encoded, drift = encoder.transform_with_drift(pl.DataFrame({"x": ["a"], "num": [2]}))
+    assert encoded.columns == ["num"] == list(encoder.get_feature_names_out())
+    assert drift.filter(pl.col("status") == "unseen")["level"].to_list() == ["a"]
