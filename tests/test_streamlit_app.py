@@ -6,6 +6,7 @@ import subprocess
 import polars as pl
 import pytest
 from conftest import DATASETS, ROOT, WORKBENCH, free_port, wait_for_http
+from playwright.sync_api import expect
 from streamlit.testing.v1 import AppTest
 
 from workbench import plugins
@@ -106,7 +107,10 @@ def test_dashboard_in_headless_chromium(home, page, tmp_path):
             box.fill(task)
             page.keyboard.press("Enter")
             page.get_by_text(summary).wait_for(timeout=30_000)
-            page.get_by_role("button", name="Run", exact=True).click()
+            run = page.get_by_role("button", name="Run", exact=True)
+            expect(run).to_have_count(1, timeout=60_000)  # the previous task's form is gone after the rerun
+            wait_until_idle(page)
+            run.click()
             page.get_by_text(f"{task}: run #").wait_for(timeout=120_000)
             page.get_by_role("tab", name=table, exact=True).wait_for(timeout=30_000)
             shot(page, tmp_path / f"dashboard-{task}.png")
@@ -125,3 +129,9 @@ def shot(page, path) -> None:
     if os.environ.get("WORKBENCH_SCREENSHOTS"):
         page.screenshot(path=os.path.join(os.environ["WORKBENCH_SCREENSHOTS"], path.name))
     page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def wait_until_idle(page) -> None:
+    """Wait until Streamlit has finished rerunning the script (its status widget shows only while it runs)."""
+    page.wait_for_timeout(500)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
