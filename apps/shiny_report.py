@@ -10,13 +10,13 @@ from shiny.express import input, render, ui
 
 from workbench.charts import AUDIENCES
 from workbench.reports import chart_svg, markdown_html, metric_items, report_html, report_sections, table_html
-from workbench_apps.shiny_parts import recorded_run, run_choices, task_choices
+from workbench_apps.shiny_parts import ALL_TASKS, recorded_run, run_choices, task_choices
 
 ui.page_opts(title="workbench reports", fillable=False)
 
 with ui.sidebar(width=340):
     ui.input_select("task", "Task", choices=task_choices())
-    ui.input_select("run", "Run", choices=run_choices("(all tasks)"))
+    ui.input_select("run", "Run", choices=run_choices(ALL_TASKS))
     ui.input_radio_buttons("audience", "Charts for", {a: a.replace("-", " ").capitalize() for a in AUDIENCES},
                            selected="general")
 

@@ -16,7 +16,7 @@ import streamlit as st
 
 from workbench import plugins
 from workbench.describe import profile_frame
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, one_line
 from workbench.io import read_table
 from workbench.params import build_params
 from workbench.registry import Registry, default_home
@@ -134,7 +134,7 @@ def run(task: Task, frame: pl.DataFrame, dataset_name: str, values: dict, model_
             return
         except Exception as error:  # a task's own failure: a message, with details on request
             status.update(label=f"{task.name} failed", state="error")
-            st.error(f"The task failed: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+            st.error(f"The task failed: {one_line(error)}")
             with st.expander("Details"):
                 st.code(traceback.format_exc())
             return

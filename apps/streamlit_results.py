@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from numbers import Number
 
 import polars as pl
 import streamlit as st
 
 from workbench.output import jsonable
 from workbench.registry import Registry
+from workbench.reports import scalar_metrics
 from workbench.task import Result
 
 METRICS_PER_ROW = 5
@@ -20,9 +20,10 @@ def show_result(run_id: int, result: Result) -> None:
     st.subheader(f"Results of run #{run_id}")
     if result.summary:
         st.markdown(result.summary)
-    scalars = {k: v for k, v in result.metrics.items() if isinstance(v, Number | str) and not isinstance(v, bool)}
+    scalars = scalar_metrics(result.metrics)
     for start in range(0, len(scalars), METRICS_PER_ROW):
-        for column, (name, value) in zip(st.columns(METRICS_PER_ROW), list(scalars.items())[start:start + 5],
+        shown = list(scalars.items())[start:start + METRICS_PER_ROW]
+        for column, (name, value) in zip(st.columns(METRICS_PER_ROW), shown,
                                          strict=False):
             column.metric(name, _short(value))
     others = {k: v for k, v in result.metrics.items() if k not in scalars}

@@ -7,3 +7,15 @@ class WorkbenchError(Exception):
 
 class ArtifactTampered(WorkbenchError):
     """A registered artifact's sha256 no longer matches the registry."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message, or its type's name when the message is empty."""
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def one_line(error: BaseException) -> str:
+    """`Type: first line of the message`, for records and messages that must fit on one line."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"

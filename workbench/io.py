@@ -8,7 +8,7 @@ from pathlib import Path
 
 import polars as pl
 
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, first_line
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
@@ -51,8 +51,7 @@ def _parse(path: Path, kind: str, read) -> pl.DataFrame:
     try:
         return read()
     except (pl.exceptions.PolarsError, OSError, ValueError) as error:
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise WorkbenchError(f"{path} is not a readable {kind} file: {detail}") from error
+        raise WorkbenchError(f"{path} is not a readable {kind} file: {first_line(error)}") from error
 
 
 def _read_csv(path: Path, encoding: str, delimiter: str | None) -> pl.DataFrame:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from workbench import hookspecs
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, one_line
 
 if TYPE_CHECKING:
     import typer
@@ -92,7 +92,7 @@ def unregister_plugin(name: str) -> None:
 
 
 def _report_broken(name: str, version: str | None, error: BaseException) -> None:
-    message = f"{type(error).__name__}: {error}".splitlines()[0]
+    message = one_line(error)
     _infos[name] = PluginInfo(name, version, error=message)
     print(f"workbench: plugin {name!r} failed to load and was skipped ({message})", file=sys.stderr)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass, field
+from numbers import Integral, Number
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -91,15 +92,16 @@ def markdown_html(text: str) -> str:
     return MarkdownIt().render(text)
 
 
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, Number | str]:
+    """The metrics that are single numbers or words (not flags, lists or mappings): the ones worth a box."""
+    return {name: value for name, value in metrics.items()
+            if isinstance(value, Number | str) and not isinstance(value, bool)}
+
+
 def metric_items(metrics: dict[str, Any]) -> list[tuple[str, str]]:
     """Scalar metrics as (name, shown value) pairs, for value boxes."""
-    items = []
-    for name, value in metrics.items():
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            continue
-        items.append((name, f"{value:,.4g}" if isinstance(value, float) else f"{value:,}" if isinstance(
-            value, int) else value))
-    return items
+    return [(name, f"{value:,.4g}" if isinstance(value, float) else f"{value:,}" if isinstance(value, Integral)
+             else str(value)) for name, value in scalar_metrics(metrics).items()]
 
 
 STYLE = """

@@ -11,7 +11,7 @@ from typing import Any
 import polars as pl
 
 from workbench import plugins
-from workbench.errors import WorkbenchError
+from workbench.errors import WorkbenchError, one_line
 from workbench.output import jsonable, write_result
 from workbench.params import build_params
 from workbench.progress import ProgressReporter
@@ -83,7 +83,7 @@ def run_task(request: RunRequest, registry: Registry, progress: ProgressReporter
         plugins.after_task_run(task, params, ctx, result)
     except BaseException as error:
         plugins.on_task_error(task, params, ctx, error)
-        registry.finish_run(run_id, "failed", time.perf_counter() - started, error=_one_line(error))
+        registry.finish_run(run_id, "failed", time.perf_counter() - started, error=one_line(error))
         raise
     finally:
         if "work_dir" in ctx.__dict__:
@@ -98,7 +98,3 @@ def run_task(request: RunRequest, registry: Registry, progress: ProgressReporter
     registry.finish_run(run_id, "succeeded", time.perf_counter() - started, outputs, inputs=inputs)
     return RunOutcome(run_id, result, written)
 
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"

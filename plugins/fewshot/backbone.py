@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from workbench import WorkbenchError
+from workbench.errors import first_line
 from workbench.progress import ProgressReporter
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def load_sentence_model(reference: str, max_length: int | None, device: str):
 
 def load_failure(reference: str, error: BaseException) -> WorkbenchError:
     """The one-line error for a backbone that cannot be loaded."""
-    return WorkbenchError(f"cannot load backbone {reference!r} ({_first_line(error)}); pass a local folder "
+    return WorkbenchError(f"cannot load backbone {reference!r} ({first_line(error)}); pass a local folder "
                           "with a sentence-transformers model, or a hub id reachable from here")
 
 
@@ -102,7 +103,3 @@ class Embedder:
                 bar.advance(len(positions))
         return np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
 
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__

