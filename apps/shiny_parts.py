@@ -1,12 +1,15 @@
-"""What the Shiny report app loads once per process (registry, tasks), outside the Express file's top level."""
+"""What the Shiny report app loads once per process (registry, runs), outside the Express file's top level."""
 
 from __future__ import annotations
 
 import os
 from functools import cache
+from pathlib import Path
 
-from workbench.registry import Registry, default_home
-from workbench.reports import RecordedRun, load_run
+from workbench._task import RecordedRun
+from workbench.registry import Registry
+from workbench.reporting import load_run
+from workbench.workspace import default_home
 
 ALL_TASKS = "(all tasks)"
 
@@ -17,21 +20,20 @@ def registry() -> Registry:
 
 @cache
 def _open_registry(home: str, url: str | None) -> Registry:
-    from pathlib import Path
-
     return Registry(url, Path(home))
 
 
 def task_choices() -> list[str]:
     """Tasks that have succeeded runs, for the filter."""
-    return [ALL_TASKS, *sorted({run.task for run in registry().runs(limit=1000) if run.status == "succeeded"})]
+    return [ALL_TASKS, *sorted({run.task for run in registry().runs.list(status="succeeded", limit=1000)})]
 
 
 def run_choices(task: str) -> dict[str, str]:
     """Succeeded runs (newest first) as select choices: id to a readable line."""
-    runs = registry().runs(None if task == ALL_TASKS else task, limit=500)
-    return {str(run.id): f"#{run.id} {run.task} · {', '.join(run.inputs)} · {run.started_at:%Y-%m-%d %H:%M}"
-            for run in runs if run.status == "succeeded"}
+    runs = registry().runs.list(None if task == ALL_TASKS else task, "succeeded", limit=500)
+    return {str(run.id): f"#{run.id} {run.task} · {', '.join(run.inputs)} · "
+                         f"{run.started_at:%Y-%m-%d %H:%M}" if run.started_at else f"#{run.id} {run.task}"
+            for run in runs}
 
 
 @cache

@@ -1,100 +1,130 @@
-"""Streamlit widgets generated from a task's `Params`, and a progress reporter that draws Streamlit bars."""
+"""Streamlit widgets generated from a task's `Params`; the values survive page changes.
+
+Column parameters offer only columns of the right kind and default to a column only when its name says
+so (else they ask); numbers are not clamped by the widget: out-of-range values reach validation, which says
+what is wrong next to the form.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
+import polars as pl
 import streamlit as st
 
+from workbench._columns import columns_of_kind
+from workbench._task import Task
 from workbench.params import ParamInfo, describe_params
-from workbench.progress import ProgressBar, ProgressReporter
-from workbench.task import Task
+from workbench.presentation import number
+from workbench_apps.streamlit_shared import KEEP
 
 NONE = "(none)"
 
 
-def param_inputs(task: Task, columns: list[str], defaults: dict[str, Any]) -> dict[str, Any]:
-    """One widget per parameter; returns the values the user set (empty optional ones left out)."""
-    values = {}
-    for info in describe_params(task.Params):
-        default = defaults.get(info.name, info.default)
-        value = _widget(info, columns, default, key=f"{task.name}:{info.name}")
-        if not (value is None or value == [] or (value == "" and info.nullable)):
-            values[info.name] = value
+def param_inputs(task: Task[Any], data: pl.DataFrame, defaults: dict[str, Any]) -> dict[str, Any]:
+    """One widget per parameter, rare ones under "Advanced"; returns the values set (empty optional ones left out)."""
+    infos = describe_params(task.Params)
+    values: dict[str, Any] = {}
+    common = [info for info in infos if not info.advanced]
+    rare = [info for info in infos if info.advanced]
+    for info in common:
+        _collect(values, info, data, defaults, task.name)
+    if rare:
+        with st.expander("Advanced"):
+            for info in rare:
+                _collect(values, info, data, defaults, task.name)
     return values
 
 
-def _widget(info: ParamInfo, columns: list[str], default: Any, key: str) -> Any:
-    label = info.name + ("" if not info.required else " *")
-    help_text = info.description or None
+def _collect(values: dict[str, Any], info: ParamInfo, data: pl.DataFrame, defaults: dict[str, Any],
+             task: str) -> None:
+    value = _widget(info, data, defaults.get(info.name, info.default), key=f"{KEEP}{task}:{info.name}")
+    if not (value is None or value == [] or (value == "" and info.nullable)):
+        values[info.name] = value
+
+
+def _label(info: ParamInfo) -> str:
+    bounds = " ".join(part for part in (
+        f"≥ {number(info.minimum)}" if info.minimum is not None else "",
+        f"≤ {number(info.maximum)}" if info.maximum is not None else "") if part)
+    return info.name + (" *" if info.required else "") + (f" ({bounds})" if bounds else "")
+
+
+def initial(key: str, **defaults: Any) -> dict[str, Any]:
+    """A widget's default, unless its kept state (or a prefilled value) already gives it one."""
+    return {} if key in st.session_state else defaults
+
+
+def _widget(info: ParamInfo, data: pl.DataFrame, default: Any, key: str) -> Any:
+    label, help_text = _label(info), info.description or None
     if info.column_role is not None:
-        if info.kind == "list":
-            chosen = [c for c in (default or []) if c in columns]
-            return st.multiselect(label, columns, default=chosen, key=key, help=help_text)
-        options = ([NONE] if info.nullable else []) + columns
-        guess = default if default in columns else _guess_column(info, columns)
-        index = options.index(guess) if guess in options else 0
-        choice = st.selectbox(label, options, index=index, key=key, help=help_text)
-        return None if choice == NONE else choice
-    if info.kind == "choice":
+        return _column_widget(info, data, default, label, help_text, key)
+    if info.kind == "choice" and info.options is not None:
         index = info.options.index(default) if default in info.options else 0
-        return st.selectbox(label, info.options, index=index, key=key, help=help_text)
+        return st.selectbox(label, info.options, key=key, help=help_text, **initial(key, index=index))
     if info.kind == "bool":
-        return st.toggle(label, value=bool(default), key=key, help=help_text)
+        return st.toggle(label, key=key, help=help_text, **initial(key, value=bool(default)))
     if info.kind in ("int", "float"):
         cast = int if info.kind == "int" else float
-        bounds = {name: cast(value) for name, value in (("min_value", info.minimum), ("max_value", info.maximum))
-                  if value is not None}
-        return st.number_input(label, value=None if default is None else cast(default), step=cast(1) if
-                               info.kind == "int" else None, key=key, help=help_text, **bounds)
+        return st.number_input(label, key=key, help=help_text, step=1 if info.kind == "int" else None,
+                               format=None if info.kind == "int" else "%g",
+                               **initial(key, value=None if default is None else cast(default)))
     if info.kind == "mapping":
-        text = st.text_area(label, value=json.dumps(default) if default else "", key=key, help=help_text,
-                            placeholder='{"key": "value"}', height=80)
+        shown = json.dumps(default, ensure_ascii=False) if default else ""
+        text = st.text_area(label, key=key, help=help_text, placeholder='{"key": "value"}', height=80,
+                            **initial(key, value=shown))
         return text.strip() or None
     if info.kind == "list":
-        text = st.text_input(label, value=", ".join(map(str, default or [])), key=key, help=help_text)
+        text = st.text_input(label, key=key, help=help_text, **initial(key, value=", ".join(map(str, default or []))))
         return text.strip() or None
-    return st.text_input(label, value="" if default is None else str(default), key=key, help=help_text)
+    return st.text_input(label, key=key, help=help_text, **initial(key, value="" if default is None else str(default)))
 
 
-def _guess_column(info: ParamInfo, columns: list[str]) -> str | None:
-    """A column named like the parameter or its role, else none (optional) or the first column."""
-    for name in columns:
-        if name.lower() in (info.name.lower(), (info.column_role or "").lower()):
-            return name
-    return NONE if info.nullable else (columns[0] if columns else None)
+def _column_widget(info: ParamInfo, data: pl.DataFrame, default: Any, label: str, help_text: str | None,
+                   key: str) -> Any:
+    """A choice among the columns of the right kind; no guess unless a column is named like the parameter."""
+    columns = columns_of_kind(data, info.column_kind)
+    kept = st.session_state.get(key)
+    if info.kind == "list":
+        if kept is not None and not set(kept) <= set(columns):
+            del st.session_state[key]  # kept from other data: start again
+        chosen = [c for c in (default or []) if c in columns]
+        return st.multiselect(label, columns, key=key, help=help_text, **initial(key, default=chosen))
+    options = ([NONE] if info.nullable else []) + columns
+    if kept is not None and kept not in options:
+        del st.session_state[key]
+    guess = default if default in columns else named_like(info, columns)
+    if guess is None and not info.nullable:
+        return st.selectbox(label, columns, key=key, help=help_text, placeholder="Choose a column",
+                            **initial(key, index=None))
+    choice = st.selectbox(label, options, key=key, help=help_text,
+                          **initial(key, index=options.index(guess) if guess in options else 0))
+    return None if choice == NONE else choice
 
 
-class StreamlitProgress(ProgressReporter):
-    """Progress bars drawn live in a Streamlit container while the task runs."""
-
-    def __init__(self, container) -> None:
-        self.container = container
-
-    @contextmanager
-    def bar(self, description: str, total: int | None = None) -> Iterator[ProgressBar]:
-        shown = self.container.progress(0.0, text=description)
-        bar = _StreamlitBar(shown, description, total)
-        yield bar
-        shown.progress(1.0, text=f"{description}: done ({bar.done:,})")
+def named_like(info: ParamInfo, columns: list[str]) -> str | None:
+    """The column named like the parameter or its role, if any."""
+    wanted = {info.name.lower(), (info.column_role or "").lower()}
+    return next((name for name in columns if name.lower() in wanted), None)
 
 
-class _StreamlitBar:
-    def __init__(self, shown, description: str, total: int | None) -> None:
-        self.shown, self.description, self.total, self.done, self.status = shown, description, total, 0, ""
-
-    def advance(self, steps: int = 1) -> None:
-        self.done += steps
-        self._draw()
-
-    def note(self, text: str) -> None:
-        self.status = f" ({text})"
-        self._draw()
-
-    def _draw(self) -> None:
-        share = min(self.done / self.total, 1.0) if self.total else 0.0
-        of = f" / {self.total:,}" if self.total else ""
-        self.shown.progress(share, text=f"{self.description}: {self.done:,}{of}{self.status}")
+def widget_values(task: Task[Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The kept widget state that shows `params` in the task's form (to re-run a past run)."""
+    state = {}
+    for info in describe_params(task.Params):
+        if info.name not in params:
+            continue
+        value = params[info.name]
+        if info.column_role is not None and info.kind != "list":
+            shown: Any = NONE if value is None else value
+        elif info.kind == "mapping":
+            shown = json.dumps(value, ensure_ascii=False) if value else ""
+        elif info.kind == "list":
+            shown = list(value or []) if info.column_role is not None else ", ".join(map(str, value or []))
+        elif info.kind in ("choice", "bool", "int", "float"):
+            shown = value
+        else:
+            shown = "" if value is None else str(value)
+        state[f"{KEEP}{task.name}:{info.name}"] = shown
+    return state

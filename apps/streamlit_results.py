@@ -1,99 +1,78 @@
-"""Showing a run's results and the registry's contents in Streamlit."""
+"""Showing what a run produced (read back from its folder) and a dataset's profile."""
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 import polars as pl
 import streamlit as st
 
-from workbench.output import jsonable
-from workbench.registry import Registry
-from workbench.reports import scalar_metrics
-from workbench.task import Result
+from workbench._task import RecordedRun, Task
+from workbench.describe import profile_frame
+from workbench.presentation import label, number, split_metrics
+from workbench.reporting import metrics_frame
+from workbench_apps.streamlit_shared import PAGES, table
 
-METRICS_PER_ROW = 5
+TILES_PER_ROW = 4
 
 
-def show_result(run_id: int, result: Result) -> None:
-    """Summary, metrics, charts, tables (sortable, downloadable) and the models the run registered."""
-    st.subheader(f"Results of run #{run_id}")
-    if result.summary:
-        st.markdown(result.summary)
-    scalars = scalar_metrics(result.metrics)
-    for start in range(0, len(scalars), METRICS_PER_ROW):
-        shown = list(scalars.items())[start:start + METRICS_PER_ROW]
-        for column, (name, value) in zip(st.columns(METRICS_PER_ROW), shown,
-                                         strict=False):
-            column.metric(name, _short(value))
-    others = {k: v for k, v in result.metrics.items() if k not in scalars}
-    if others:
-        with st.expander("More metrics"):
-            st.json(jsonable(others))
-    for name, chart in result.charts.items():
-        st.altair_chart(chart, width="content", key=f"chart-{run_id}-{name}")
-    if result.tables:
-        for tab, (name, table) in zip(st.tabs(list(result.tables)), result.tables.items(), strict=True):
+def show_results(run: RecordedRun, task: Task[Any] | None) -> None:
+    """Summary, headline tiles, every metric in a table, charts sized to the page, tables with downloads."""
+    if run.summary:
+        st.markdown(run.summary)
+    tiles, rest = split_metrics(run.metrics, task.headline if task else ())
+    for start in range(0, len(tiles), TILES_PER_ROW):
+        shown = list(tiles.items())[start:start + TILES_PER_ROW]
+        for column, (name, value) in zip(st.columns(TILES_PER_ROW), shown, strict=False):
+            column.metric(label(name), number(value, name))
+    if rest:
+        with st.expander(f"All metrics ({len(run.metrics)})"):
+            st.dataframe(metrics_frame(rest), width="stretch", hide_index=True)
+    for name, spec in run.charts.items():
+        st.vega_lite_chart(own_size(spec), width="content", key=f"chart-{run.record.id}-{name}")
+    if run.tables:
+        for tab, (name, frame) in zip(st.tabs(list(run.tables)), run.tables.items(), strict=True):
             with tab:
-                st.caption(f"{name}: {table.height:,} rows x {table.width} columns")
-                st.dataframe(table.head(10_000), width="stretch")
-                st.download_button(f"Download {name}.csv", table.write_csv(), f"{name}.csv", "text/csv",
-                                   key=f"download-{run_id}-{name}")
-    for record in result.registered:
-        st.success(f"Registered model **{record.ref}** (sha256 {record.sha256[:12]}).")
+                st.caption(f"{name}: {frame.height:,} rows x {frame.width} columns")
+                table(frame.head(10_000), height=min(400, 38 + 35 * min(frame.height, 10_000)))
+                st.download_button(f"Download {name}.csv", csv_bytes(frame), f"{name}.csv", "text/csv",
+                                   key=f"download-{run.record.id}-{name}")
+    for ref in run.record.outputs.get("models", []):
+        st.success(f"Registered model **{ref}**.")
+        st.page_link(PAGES["models"], label=f"Open {ref} on the Models page", query_params={"model": ref})
 
 
-def _short(value):
-    return f"{value:.4g}" if isinstance(value, float) else value
+def own_size(spec: dict[str, Any]) -> dict[str, Any]:
+    """A spec drawn at the size it was designed for, title and legend included (Streamlit otherwise squashes
+    layered charts into its own width and height)."""
+    return {**spec, "autosize": {"type": "pad"}}
 
 
-def datasets_page(registry: Registry) -> None:
-    records = registry.datasets()
-    if not records:
-        st.info("No datasets yet: upload one on the Run page, or `workbench datasets add FILE`.")
-        return
-    st.dataframe(pl.DataFrame([{"dataset": r.ref, "rows": r.n_rows, "columns": len(r.schema), "source": r.source,
-                                "sha256": r.sha256[:12], "created": r.created_at} for r in records]),
-                 width="stretch")
-    ref = st.selectbox("Preview", [r.ref for r in records])
-    st.dataframe(registry.load_dataset(ref).head(200), width="stretch")
+def csv_bytes(frame: pl.DataFrame) -> bytes:
+    """CSV of a table; nested columns (lists) written as text."""
+    flat = frame.with_columns(pl.col(name).cast(pl.String) if dtype.is_nested() else pl.col(name)
+                              for name, dtype in frame.schema.items() if dtype.is_nested())
+    return flat.write_csv().encode()
 
 
-def models_page(registry: Registry) -> None:
-    records = registry.models()
-    if not records:
-        st.info("No models yet: run a task with 'Register the model as' filled in.")
-        return
-    st.dataframe(pl.DataFrame([{"model": r.ref, "task": r.task, "aliases": ", ".join(r.aliases),
-                                "inputs": ", ".join(r.inputs), "metrics": json.dumps(jsonable(r.metrics)),
-                                "created": r.created_at} for r in records]), width="stretch")
-    ref = st.selectbox("Lineage of", [r.ref for r in records])
-    record = registry.model(ref)
-    left, right = st.columns(2)
-    left.markdown(f"**Task** `{record.task}` · **inputs** {', '.join(record.inputs)} · "
-                  f"**sha256** `{record.sha256[:16]}`")
-    left.json(record.params)
-    right.json(jsonable(record.metrics))
-    with st.form("alias"):
-        alias = st.text_input("Alias", help="Point a name such as 'production' at this version.")
-        if st.form_submit_button("Set alias") and alias:
-            from workbench.errors import WorkbenchError
-
-            try:
-                updated = registry.set_alias(ref, alias.strip())
-            except WorkbenchError as error:
-                st.error(str(error))
-            else:
-                st.success(f"{alias} now points at {updated.ref}.")
+@st.cache_data(max_entries=8, show_spinner=False)
+def profile(_frame: pl.DataFrame, sha256: str) -> pl.DataFrame:
+    """Every column's profile with a small bar chart of its shape (histogram, or counts of its top values)."""
+    shapes = []
+    for name in _frame.columns:
+        series = _frame[name].drop_nulls()
+        if series.dtype.is_numeric() and series.dtype != pl.Boolean and series.len():
+            counts = series.cast(pl.Float64).hist(bin_count=12)["count"].to_list()
+        else:
+            counts = series.cast(pl.String).value_counts(sort=True).head(8)["count"].to_list()
+        shapes.append([int(count) for count in counts])
+    return profile_frame(_frame).with_columns(pl.Series("shape", shapes))
 
 
-def runs_page(registry: Registry, tasks: list[str]) -> None:
-    task = st.selectbox("Task", ["(all)", *tasks])
-    records = registry.runs(None if task == "(all)" else task, limit=200)
-    if not records:
-        st.info("No runs recorded yet.")
-        return
-    st.dataframe(pl.DataFrame([{"run": r.id, "task": r.task, "status": r.status, "seconds": r.duration_s,
-                                "inputs": ", ".join(r.inputs), "models": ", ".join(r.outputs.get("models", [])),
-                                "error": r.error or "", "started": r.started_at} for r in records]),
-                 width="stretch")
+def show_profile(frame: pl.DataFrame, sha256: str) -> None:
+    shown = profile(frame, sha256)
+    table(shown, height=min(420, 38 + 35 * shown.height), hide_index=True, key=f"profile-{sha256[:12]}",
+          column_order=["column", "shape", "dtype", "nulls", "null_share", "distinct", "top_values", "mean", "std",
+                        "min", "median", "max"],
+          columns={"shape": st.column_config.BarChartColumn("shape", help="Histogram, or counts of the top values"),
+                   "null_share": st.column_config.NumberColumn("null share", format="percent")})

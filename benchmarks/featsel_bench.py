@@ -35,9 +35,9 @@ def reproduce(data: pl.DataFrame, trials: int) -> None:
     from workbench.registry import Registry
     from workbench.runner import RunRequest, run_task
 
-    params = {"target": "price_range", "seed": SEED, "trials": trials, "k": 10}
+    params = {"target": "price_range", "trials": trials, "k": 10}
     started = time.perf_counter()
-    outcome = run_task(RunRequest("feature-selection", data, "mobile_price", params=params), Registry())
+    outcome = run_task(RunRequest("feature-selection", data, "mobile_price", params=params, seed=SEED), Registry())
     print(f"\n### Published example ({time.perf_counter() - started:.0f} s in all)\n")
     print("| method | count | CV weighted F1 | test weighted F1 | seconds | published | features |")
     print("|---|---|---|---|---|---|---|")
@@ -122,7 +122,7 @@ def workers(data: pl.DataFrame, trials: int) -> None:
         for count in (1, 2):
             journal = Path(folder) / f"study{count}.journal"
             args = [str(workbench), "run", "feature-selection", "--data", str(csv), "-p", "target=price_range",
-                    "-p", f"seed={SEED}", "-p", f"trials={trials}", "-p", "compare=false", "-p", "n_jobs=1",
+                    "--seed", str(SEED), "-p", f"trials={trials}", "-p", "compare=false", "-p", "n_jobs=1",
                     "-p", f"study=bench{count}", "-p", f"storage=journal:{journal}"]
             env = {**os.environ, "WORKBENCH_HOME": str(Path(folder) / f"home{count}")}
             started = time.perf_counter()

@@ -26,7 +26,7 @@ LABELS = ["works for", "killed", "is based in", "lives in", "is located in"]
 
 def quality(epochs: int, learning_rate: float, batch_size: int) -> None:
     os.environ["WORKBENCH_HOME"] = tempfile.mkdtemp(prefix="relations-bench-")
-    from workbench.progress import RichProgress
+    from workbench._progress import RichProgress
     from workbench.registry import Registry
     from workbench.runner import RunRequest, run_task
     from workbench_relations.conll04 import convert
@@ -63,7 +63,7 @@ def throughput(rows: int, max_new_tokens: int, batch_size: int, random_weights: 
     import torch
     from transformers import pipeline
 
-    from workbench.progress import ProgressReporter
+    from workbench._progress import ProgressReporter
     from workbench_relations.conll04 import convert
     from workbench_relations.generation import Decoding, generate, system_prompt
     from workbench_relations.language_model import LoadedModel, load

@@ -1,6 +1,7 @@
 """Shared fixtures: an isolated workspace per test and a helper to run the real `workbench` CLI."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,15 @@ def run_cli(*args: str, home: Path, third_party: bool = False, env: dict | None 
         environ["PYTHONPATH"] = str(FIXTURE_PLUGINS)
     return subprocess.run([str(WORKBENCH), *args], capture_output=True, text=True, env=environ,
                           cwd=cwd, timeout=300)
+
+
+# What else a run prints on stderr when it is not a terminal: plugin-load notes and timestamped progress lines.
+NOT_ERRORS = re.compile(r"^(workbench: plugin |\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} )")
+
+
+def error_lines(stderr: str) -> list[str]:
+    """The lines of stderr that report the error (there should be exactly one, starting `Error: `)."""
+    return [line for line in stderr.strip().splitlines() if not NOT_ERRORS.match(line)]
 
 
 @pytest.fixture(scope="session")

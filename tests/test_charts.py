@@ -8,10 +8,10 @@ import pytest
 import vl_convert
 from conftest import DATASETS, run_cli
 
-from workbench.charts import decimals_supported, format_number
 from workbench.errors import WorkbenchError
 from workbench.registry import Registry
 from workbench.runner import RunRequest, run_task
+from workbench_charts.annotations import decimals_supported, format_number
 from workbench_charts.audiences import BUILDERS, Wording
 from workbench_charts.series import change_point, facts, parse_dates
 
@@ -41,8 +41,8 @@ def test_noaa_professional_figures_match_the_published_chart():
     assert 1970 <= found.change_year <= 1979
     words = Wording("surface temperatures", "°C", "Temperature anomaly", 2050)
     spec = BUILDERS["professional"](found, words).to_dict()
-    assert spec["title"]["text"] == "How big will the temperature anomaly be in 2050?"
-    assert spec["title"]["subtitle"] == (
+    assert " ".join(spec["title"]["text"]) == "How big will the temperature anomaly be in 2050?"
+    assert " ".join(spec["title"]["subtitle"]) == (
         "Between the 1850s and the 2010s, surface temperatures increased by 0.94°C")
     texts = json.dumps(spec)
     assert "The rise began in 197" in texts and '"2050s"' in texts and '"?"' in texts
@@ -52,10 +52,23 @@ def test_subtitle_is_computed_from_a_known_rise():
     series = monthly(1900, 60, lambda year: 10 + 0.05 * (year - 1900))  # +0.5 per decade
     found = facts(series, "Date", "Value")
     words = Wording("river levels", " m", "Level", 2000)
-    subtitle = BUILDERS["professional"](found, words).to_dict()["title"]["subtitle"]
+    subtitle = " ".join(BUILDERS["professional"](found, words).to_dict()["title"]["subtitle"])
     assert subtitle == "Between the 1900s and the 1950s, river levels increased by 2.50 m"
     falling = facts(monthly(1900, 60, lambda year: -0.05 * (year - 1900)), "Date", "Value")
-    assert "decreased by 2.50" in BUILDERS["professional"](falling, words).to_dict()["title"]["subtitle"]
+    assert "decreased by 2.50" in " ".join(BUILDERS["professional"](falling, words).to_dict()["title"]["subtitle"])
+
+
+def test_the_decision_maker_headline_fits_its_chart():
+    """Every title line is short enough for the chart's width at the audience's type size (it was cut before)."""
+    from workbench.sdk import audience_config
+    from workbench_charts.audiences import DECISION_WIDTH
+
+    found = facts(NOAA, "Date", "Anomaly")
+    spec = BUILDERS["decision-maker"](found, Wording("global surface temperatures", "°C", "Anomaly", 2070)).to_dict()
+    sizes = audience_config("decision-maker")["title"]
+    title = spec["title"]
+    for lines, size in ((title["text"], sizes["fontSize"]), (title["subtitle"], sizes["subtitleFontSize"])):
+        assert len(lines) >= 1 and all(len(line) * 0.55 * size <= DECISION_WIDTH for line in lines), lines
 
 
 def test_change_point_on_a_series_with_a_known_break():
@@ -109,10 +122,11 @@ def test_bad_input(home):
         run_chart(pl.DataFrame({"Date": ["soon", "later"] * 10, "v": range(20)}), date="Date", value="v")
     with pytest.raises(WorkbenchError, match="only 5 dated values"):
         run_chart(NOAA.head(5), date="Date", value="Anomaly")
-    with pytest.raises(WorkbenchError, match="value column 'name' is String, not numeric"):
+    with pytest.raises(WorkbenchError, match="column 'name' .parameter value. is String, not a numeric column; "
+                                             "columns that fit: Anomaly$"):
         run_chart(NOAA.with_columns(pl.lit("x").alias("name")), date="Date", value="name")
     with pytest.raises(WorkbenchError, match="has no values"):
         run_chart(NOAA.with_columns(pl.lit(None, pl.Float64).alias("Anomaly")), date="Date", value="Anomaly")
     with pytest.raises(WorkbenchError, match="only 1 complete decade"):
         run_chart(NOAA.head(150), date="Date", value="Anomaly", period="decade")
-    assert Registry().datasets() == []
+    assert Registry().datasets.list() == []

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import DATASETS, run_cli
+from conftest import DATASETS, error_lines, run_cli
 
 from workbench.registry import Registry
 
@@ -19,7 +19,7 @@ def test_describe_prints_a_profile_writes_outputs_and_records_the_run(home, tmp_
     assert (out / "missing.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "metrics.json").read_text())["rows"] == 3000
     assert "cdn" not in (out / "missing.html").read_text().lower()
-    run = Registry().run(1)
+    run = Registry().runs.get(1)
     assert run.status == "succeeded" and run.inputs == ["adult_train@1"]
     assert run.outputs["tables"] == {"profile": [15, 11]}
     listing = run_cli("runs", "list", home=home)
@@ -39,9 +39,9 @@ def test_register_then_apply_records_lineage_and_aliases(home, tmp_path):
                     home=home, third_party=True)
     assert apply.returncode == 0, apply.stderr
     registry = Registry()
-    model = registry.model("agescale@champion")
+    model = registry.models.get("agescale@champion")
     assert model.inputs == ["adult_train@1"] and model.params == {"column": "age"}
-    assert registry.runs()[0].inputs == ["adult_test@1", "agescale@1"]
+    assert registry.runs.list()[0].inputs == ["adult_test@1", "agescale@1"]
     shown = json.loads(run_cli("models", "show", "agescale", home=home).stdout)
     assert shown["aliases"] == ["latest", "champion"] and shown["task"] == "scale"
 
@@ -95,12 +95,12 @@ def test_bad_input_is_one_line_exit_2_and_nothing_registered(home, tmp_path, cas
     args, message = BAD_INPUTS[case]
     result = run_cli(*[arg.format(**files) for arg in args], home=home, third_party=True)
     assert result.returncode == 2, result.stdout + result.stderr
-    lines = [line for line in result.stderr.splitlines() if not line.startswith("workbench: plugin")]
+    lines = error_lines(result.stderr)
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     assert message in lines[0]
     assert "Traceback" not in result.stderr
     registry = Registry()
-    assert registry.datasets() == [] and registry.models() == []
+    assert registry.datasets.list() == [] and registry.models.list() == []
 
 
 def test_latin1_file_reads_with_encoding_option(home, tmp_path):
@@ -115,7 +115,7 @@ def test_semicolon_csv_is_sniffed(home, tmp_path):
     path = write(tmp_path, "semi.csv", b"a;b\n1;x\n2;y\n")
     result = run_cli("datasets", "add", "semi", path, home=home)
     assert result.returncode == 0, result.stderr
-    assert Registry().dataset("semi").schema == {"a": "Int64", "b": "String"}
+    assert Registry().datasets.get("semi").schema == {"a": "Int64", "b": "String"}
 
 
 def test_tampered_model_is_refused_by_the_cli(home):

@@ -22,9 +22,10 @@ def with_noise(columns: int = 6, seed: int = 0) -> pl.DataFrame:
     return MOBILE.select(*INFORMATIVE, "price_range").with_columns(**{k: pl.Series(v) for k, v in noise.items()})
 
 
-def select(data: pl.DataFrame, **params):
-    defaults = {"target": "price_range", "model": "logistic", "trials": 40, "compare": False, "seed": 1}
-    return run_task(RunRequest("feature-selection", data, "mobile", params={**defaults, **params}), Registry())
+def select(data: pl.DataFrame, seed: int = 1, **params):
+    defaults = {"target": "price_range", "model": "logistic", "trials": 40, "compare": False}
+    return run_task(RunRequest("feature-selection", data, "mobile", params={**defaults, **params}, seed=seed),
+                    Registry())
 
 
 def chosen(outcome) -> list[str]:
@@ -94,7 +95,7 @@ def test_register_and_predict(home, tmp_path):
     fit = run_cli("run", "feature-selection", "--data", str(data), "-p", "target=price_range", "-p", "model=logistic",
                   "-p", "trials=15", "-p", "compare=false", "--register", "price", home=home)
     assert fit.returncode == 0, fit.stderr
-    artifact = Registry().load_model("price").path
+    artifact = Registry().models.load("price").path
     assert set(json.loads((artifact / "selection.json").read_text())["features"]) >= {"ram"}
     new = tmp_path / "new.csv"
     MOBILE.drop("price_range").head(50).write_csv(new)
@@ -127,7 +128,7 @@ def test_constant_and_empty_columns_are_dropped_and_reported(home):
 def test_bad_input(home, data, params, message):
     with pytest.raises(WorkbenchError, match=message.replace("(", r"\(")):
         select(data, trials=5, **params)
-    assert Registry().datasets() == []
+    assert Registry().datasets.list() == []
 
 
 def test_missing_target_is_refused_by_the_cli(home):

@@ -4,7 +4,7 @@ import shutil
 
 import polars as pl
 import pytest
-from conftest import DATASETS, run_cli
+from conftest import DATASETS, error_lines, run_cli
 
 from workbench.errors import WorkbenchError
 from workbench.registry import Registry
@@ -60,14 +60,23 @@ def test_apply_reproduces_predictions_after_a_registry_round_trip(setfit_run, mo
 
 
 def test_a_setfit_folder_without_its_head_is_refused(setfit_run, tmp_path):
-    from workbench_fewshot.store import SETFIT_FOLDER, SETFIT_HEAD, load_classifier
+    from workbench_fewshot.store import HEAD_FILE, load_classifier
 
     home, outcome = setfit_run
     copy = tmp_path / "model"
     shutil.copytree(outcome.result.registered[0].path, copy)
-    (copy / SETFIT_FOLDER / SETFIT_HEAD).unlink()
-    with pytest.raises(WorkbenchError, match="no classification head"):
-        load_classifier(copy, "0" * 64, "cpu", None)
+    (copy / HEAD_FILE).unlink()
+    with pytest.raises(WorkbenchError, match="lacks its body or head"):
+        load_classifier(copy, "0" * 64, "cpu", lambda key: None)
+
+
+def test_the_setfit_artifact_holds_no_pickle(setfit_run):
+    from workbench.registry.store import unsafe_files
+
+    folder = setfit_run[1].result.registered[0].path
+    names = {path.name for path in folder.rglob("*") if path.is_file()}
+    assert "model.safetensors" in names and "head.safetensors" in names
+    assert unsafe_files(folder) == [] and not any(name.endswith((".pkl", ".bin")) for name in names)
 
 
 def test_zero_shot_beats_chance_with_label_descriptions(home):
@@ -100,7 +109,8 @@ def test_a_class_with_fewer_than_n_examples_uses_what_there_is(home):
     (HEADLINES.filter(pl.col("clickbait") == 1), {}, "label column 'clickbait' has one class ('1')"),
     (HEADLINES.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("  ")).otherwise("headline")
                             .alias("headline")), {}, "text column 'headline' has 1 empty or missing texts (rows 3)"),
-    (HEADLINES, {"text": "clickbait"}, "text column 'clickbait' holds Int64, not text"),
+    (HEADLINES, {"text": "clickbait"}, "column 'clickbait' (parameter text) is Int64, not a text column; columns "
+                                       "that fit: headline"),
     (HEADLINES, {"label": "is_clickbait"}, "column 'is_clickbait' (parameter label) is not in the data"),
     (HEADLINES, {"backbone": "./no/such/model"}, "backbone folder './no/such/model' does not exist"),
 ])
@@ -112,5 +122,5 @@ def test_bad_input_is_one_line_and_exit_2(home, tmp_path, frame, params, message
     done = run_cli("run", "fewshot", "--data", str(data), *args, "--register", "bad", home=home)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
-    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
-    assert Registry(home=home).models() == []
+    assert "Traceback" not in done.stderr and len(error_lines(done.stderr)) == 1
+    assert Registry(home=home).models.list() == []

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sklearn.pipeline import make_pipeline
 from sklearn.tree import DecisionTreeClassifier
 
-from workbench.encoding import RobustOneHotEncoder
+from workbench._encoding import RobustOneHotEncoder
 from workbench.errors import WorkbenchError
 from workbench.registry import Registry
 
@@ -140,7 +140,7 @@ def test_task_fits_registers_and_applies_with_drift(home, tmp_path):
     assert "color_2_ = 'orange' (1 row, 20.0%)" in apply.stdout
     encoded = pl.read_csv(tmp_path / "out" / "encoded.csv")
     assert encoded.columns == list(RobustOneHotEncoder().fit(TRAIN).get_feature_names_out())
-    artifact = Registry().load_model("colors").path / "encoder.json"
+    artifact = Registry().models.load("colors").path / "encoder.json"
     assert json.loads(artifact.read_text())["encoded"][1]["levels"][0] == "blue"  # plain data, not a pickle
     missing = run_cli("run", "onehot", "--data", str(DATASETS / "adult_train.csv"), "--model", "colors", home=home)
     assert missing.returncode == 2 and "was present at fit time but is missing" in missing.stderr
@@ -149,9 +149,9 @@ def test_task_fits_registers_and_applies_with_drift(home, tmp_path):
 APPLY = textwrap.dedent("""
     import json, sys
     import polars as pl
-    from workbench.encoding import RobustOneHotEncoder
+    from workbench._encoding import RobustOneHotEncoder
     from workbench.registry import Registry
-    state = json.loads((Registry().load_model("adult").path / "encoder.json").read_text())
+    state = json.loads((Registry().models.load("adult").path / "encoder.json").read_text())
     RobustOneHotEncoder.from_dict(state).transform(pl.read_csv(sys.argv[1])).write_parquet(sys.argv[2])
 """)
 
@@ -163,7 +163,7 @@ def test_round_trip_through_the_registry_in_another_process(home, tmp_path):
     folder = tmp_path / "artifact"
     folder.mkdir()
     (folder / "encoder.json").write_text(json.dumps(encoder.to_dict()))
-    Registry().register_model("adult", "onehot", folder)
+    Registry().models.register("adult", "onehot", folder)
     out = tmp_path / "other.parquet"
     env = {**os.environ, "WORKBENCH_HOME": str(home)}
     subprocess.run([sys.executable, "-c", APPLY, str(DATASETS / "adult_test.csv"), str(out)], env=env, check=True)

@@ -1,18 +1,21 @@
 """Plugin discovery through real entry points, isolation of broken plugins, and the hooks."""
 
 import json
+import os
 import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 from types import SimpleNamespace
 
 import polars as pl
 import pytest
-from conftest import DATASETS, run_cli
+from conftest import DATASETS, ROOT, run_cli
 
-from workbench import Result, Task, TaskParams, WorkbenchError, column, hookimpl, plugins
+from workbench import plugins
 from workbench.registry import Registry
 from workbench.runner import RunRequest, run_task
+from workbench.sdk import Result, Task, TaskParams, WorkbenchError, column, hookimpl
 
 
 def test_builtin_plugins_come_through_the_entry_point_group():
@@ -71,11 +74,10 @@ class EchoParams(TaskParams):
     text: str = column("text", "Column to echo.")
 
 
-class Echo(Task):
+class Echo(Task[EchoParams]):
     name = "echo"
     title = "Echo"
     summary = "Returns its column; fails on demand."
-    Params = EchoParams
 
     def run(self, data, params, ctx):
         if data[params.text][0] == "fail":
@@ -91,7 +93,7 @@ class Recorder:
 
     @hookimpl
     def register_tasks(self, register):
-        register(Echo)
+        register(Echo())
 
     @hookimpl
     def before_task_run(self, task, params, ctx):
@@ -123,10 +125,10 @@ def test_in_process_plugin_and_lifecycle_hooks(home, recorder):
         run_task(RunRequest("echo", pl.DataFrame({"t": ["fail"]}), "bad", params={"text": "t"}), registry)
     assert recorder.calls == [("before", "echo", "t"), ("after", "echo", 2),
                               ("before", "echo", "t"), ("error", "echo", "asked to fail")]
-    runs = registry.runs()
+    runs = registry.runs.list()
     assert [run.status for run in runs] == ["failed", "succeeded"]
     assert runs[0].error == "RuntimeError: asked to fail"
-    assert [record.name for record in registry.datasets()] == ["good"]  # the failed run kept nothing
+    assert [record.name for record in registry.datasets.list()] == ["good"]  # the failed run kept nothing
 
 
 def test_missing_column_is_named_with_the_columns_listed(home, recorder):
@@ -134,7 +136,7 @@ def test_missing_column_is_named_with_the_columns_listed(home, recorder):
         run_task(RunRequest("echo", pl.DataFrame({"t": ["a"]}), "d", params={"text": "nope"}), Registry())
 
 
-def test_register_accepts_a_task_class_and_skips_duplicate_names(recorder, capsys):
+def test_register_skips_duplicate_names_and_refuses_a_class(recorder, capsys):
     duplicate = SimpleNamespace(register_tasks=hookimpl(lambda register: register(Echo())))
     plugins.register_plugin(duplicate, "duplicate")
     try:
@@ -142,6 +144,32 @@ def test_register_accepts_a_task_class_and_skips_duplicate_names(recorder, capsy
         assert "registered twice" in capsys.readouterr().err
     finally:
         plugins.unregister_plugin("duplicate")
+
+    class Other(Echo):
+        name = "other"
+
+    as_class = SimpleNamespace(register_tasks=hookimpl(lambda register: register(Other)))
+    plugins.register_plugin(as_class, "as-class")
+    try:
+        assert "other" not in plugins.tasks()
+        assert "call register(Other()) with an instance" in capsys.readouterr().err
+    finally:
+        plugins.unregister_plugin("as-class")
+
+
+def test_a_plugin_for_another_hook_api_is_refused(capsys):
+    future = SimpleNamespace(WORKBENCH_HOOK_API=99, register_tasks=hookimpl(lambda register: None))
+    plugins.register_plugin(future, "future")
+    try:
+        info = {p.name: p for p in plugins.plugins()}["future"]
+        assert "written for hook API 99" in info.error
+        assert not plugins.pm.has_plugin("future")
+    finally:
+        plugins.unregister_plugin("future")
+
+
+def test_task_params_come_from_the_generic_argument():
+    assert Echo.Params is EchoParams
 
 
 def test_describe_profile_on_real_data(home):
@@ -155,3 +183,37 @@ def test_describe_profile_on_real_data(home):
     age = profile.filter(pl.col("column") == "age").row(0, named=True)
     assert age["mean"] == pytest.approx(frame["age"].mean())
     assert outcome.result.metrics["rows"] == frame.height
+
+
+def test_the_example_plugin_installs_with_pip_and_runs_through_its_entry_point(tmp_path):
+    """examples/workbench-zscore is a real package: pip installs it into a fresh virtualenv, which finds it."""
+    import site
+    import venv
+
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    python = env_dir / "bin" / "python"
+    own_site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+    # The throwaway environment sees the workbench and pip (installed here) after its own packages, offline.
+    (Path(own_site) / "workbench-host.pth").write_text(f"import site; site.addsitedir({site.getsitepackages()[0]!r})\n")
+    installed = subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
+                                "-q", str(ROOT / "examples" / "workbench-zscore")], capture_output=True, text=True)
+    assert installed.returncode == 0, installed.stderr
+    assert list(Path(own_site).glob("workbench_zscore-*.dist-info"))
+
+    def workbench(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(python), "-c", "from workbench.cli import main; main()", *args],
+                              capture_output=True, text=True, env={**os.environ, "WORKBENCH_HOME": str(tmp_path / "h")})
+
+    listed = workbench("plugins", "--json")
+    entry = {"name": "zscore", "version": "0.1.0", "hooks": ["register_tasks"], "error": None}
+    assert entry in json.loads(listed.stdout)
+    fit = workbench("run", "zscore", "--data", str(DATASETS / "adult_train.csv"), "-p", "value=age", "--register", "z")
+    assert fit.returncode == 0, fit.stderr
+    applied = workbench("run", "zscore", "--data", str(DATASETS / "adult_test.csv"), "--model", "z", "--out",
+                        str(tmp_path / "out"))
+    assert applied.returncode == 0, applied.stderr
+    scored = pl.read_csv(tmp_path / "out" / "scored.csv")
+    train_age = pl.read_csv(DATASETS / "adult_train.csv")["age"]
+    assert scored["age_z"][0] == pytest.approx((scored["age"][0] - train_age.mean()) / train_age.std())

@@ -6,10 +6,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import polars as pl
 import pytest
-from conftest import DATASETS, free_port, run_cli
+from conftest import DATASETS, error_lines, free_port, run_cli
 
+from workbench._progress import ProgressReporter
 from workbench.errors import WorkbenchError
-from workbench.progress import ProgressReporter
 from workbench.registry import Registry
 from workbench.runner import RunRequest, run_task
 from workbench_relations.conll04 import convert
@@ -111,7 +111,7 @@ def test_lora_lowers_the_loss_and_the_adapter_loads_back_from_the_registry(home)
     losses = outcome.result.tables["loss"]["loss"].to_list()
     assert len(losses) == 12
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 * 0.8, losses
-    record = Registry().load_model("student")
+    record = Registry().models.load("student")
     assert (record.path / "adapter" / "adapter_config.json").is_file()
     applied = run_task(RunRequest("relations", DEV.head(3), "dev", params={"max_new_tokens": 24}, model="student"),
                        Registry()).result
@@ -186,7 +186,7 @@ def test_a_teacher_that_refuses_connections_is_one_line_and_keeps_the_cache(home
                    "-p", f"teacher_url={url}", "-p", "teacher_model=m", "-p", "teacher_retries=1", home=home)
     assert done.returncode == 2, done.stderr
     assert f"teacher at {url} is unreachable" in done.stderr and "0 of 3 labels are cached and kept" in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+    assert len(error_lines(done.stderr)) == 1
 
 
 # -- bad input -------------------------------------------------------------------------------------
@@ -205,8 +205,8 @@ def test_bad_input_is_one_line_and_exit_2(home, tmp_path, frame, params, message
     done = run_cli("run", "relations", "--data", str(data), *args, "--register", "bad", home=home)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
-    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
-    assert Registry(home=home).models() == []
+    assert "Traceback" not in done.stderr and len(error_lines(done.stderr)) == 1
+    assert Registry(home=home).models.list() == []
 
 
 def test_the_default_model_path_is_found_without_importing_its_package():

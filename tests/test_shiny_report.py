@@ -2,12 +2,14 @@
 
 import os
 import re
+import socket
 import subprocess
 import tempfile
 import urllib.request
 from pathlib import Path
 
 import polars as pl
+import psutil
 import pytest
 from conftest import DATASETS, ROOT, WORKBENCH, free_port, wait_for_http
 from playwright.sync_api import Page, expect
@@ -30,8 +32,17 @@ def describe_run() -> int:
     return run_task(RunRequest("describe", adult, "adult"), registry).run_id
 
 
+@pytest.fixture(scope="module")
+def chart_run(describe_run) -> int:
+    """A recorded `chart` run: one chart per audience."""
+    noaa = pl.read_csv(DATASETS / "noaa_global_temperature.csv")
+    return run_task(RunRequest("chart", noaa, "noaa", params={"date": "Date", "value": "Anomaly", "units": "°C"}),
+                    Registry(home=HOME)).run_id
+
+
 def open_describe_run(page: Page, app, describe_run: int) -> None:
     page.goto(app.url)
+    expect(page.locator("#report h2")).to_be_visible(timeout=60_000)  # the session has synced its run list
     controller.InputSelect(page, "task").set("describe")
     run = controller.InputSelect(page, "run")
     expect(page.locator("#run option")).to_have_count(1)
@@ -44,9 +55,9 @@ def test_a_describe_run_shows_its_metrics_section_and_table(page: Page, describe
     page.on("request", lambda request: requests.append(request.url))
     open_describe_run(page, app, describe_run)
     metrics = page.locator("#metrics")
-    expect(metrics).to_contain_text("rows")
+    expect(metrics).to_contain_text("Rows")
     expect(metrics).to_contain_text("3,000")
-    expect(metrics).to_contain_text("null_cells")
+    expect(metrics).to_contain_text("Null cells")
     expect(page.locator("#task-sections")).to_contain_text("Data quality")
     expect(page.locator("#task-sections")).to_contain_text("have missing values; `workclass`".replace("`", ""))
     profile = page.locator("[data-table=profile] table")
@@ -101,6 +112,39 @@ def test_workbench_app_shiny_serves_on_loopback(describe_run):
         wait_for_http(f"http://127.0.0.1:{port}/", server)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as response:
             assert "workbench reports" in response.read().decode()
+        # `workbench app shiny` became the server (exec), so the process we started is the one listening
+        listening = {c.pid for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port
+                     and c.status == psutil.CONN_LISTEN}
+        assert listening == {server.pid}
     finally:
         server.terminate()
-        assert server.wait(timeout=30) is not None  # the server itself stops: no child left behind
+        server.wait(timeout=30)
+    with socket.socket() as probe:  # nothing is left behind listening on the port
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+
+
+def test_the_address_opens_a_run_for_an_audience_and_follows_the_choices(page: Page, chart_run, app):
+    page.goto(f"{app.url}?run={chart_run}&audience=decision-maker")
+    expect(page.locator("#report h2")).to_have_text(f"Run #{chart_run}: chart", timeout=60_000)
+    expect(page.locator("#audience input[value=decision-maker]")).to_be_checked()
+    charts = page.locator("#charts .chart")
+    expect(charts).to_have_count(1)  # only the chart drawn for decision-makers
+    expect(charts.first).to_have_attribute("data-chart", "decision-maker")
+    expect(charts.first).to_contain_text("drawn for decision-makers")
+    controller.InputRadioButtons(page, "audience").set("general")
+    expect(charts.first).to_have_attribute("data-chart", "general")
+    expect(page).to_have_url(re.compile(rf"run={chart_run}&audience=general"))
+    expect(page.locator("#details")).to_contain_text("Parameters")
+    page.locator("#details").get_by_text("Parameters").click()
+    expect(page.locator("#details")).to_contain_text("°C")  # units as written, not \\u00b0C
+
+
+def test_a_run_that_finishes_later_is_listed_without_a_reload(page: Page, describe_run, app):
+    page.goto(app.url)
+    expect(page.locator("#report h2")).to_be_visible(timeout=60_000)
+    before = page.locator("#run option").count()
+    later = run_task(RunRequest("describe", pl.read_csv(DATASETS / "adult_test.csv"), "adult-test"),
+                     Registry(home=HOME)).run_id
+    expect(page.locator(f"#run option[value='{later}']")).to_have_count(1, timeout=30_000)
+    assert page.locator("#run option").count() == before + 1

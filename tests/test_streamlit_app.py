@@ -1,137 +1,276 @@
-"""The Streamlit dashboard: forms from every task's Params (AppTest), and a real run in headless Chromium."""
+"""The Streamlit dashboard: forms from every task's Params (AppTest), and what an analyst does, in real Chromium.
+
+The browser tests start `workbench app streamlit` (and the report app) as a user would; runs go to the
+background worker. With WORKBENCH_SCREENSHOTS set, each page is saved there (apps/docs/ holds the committed ones).
+"""
 
 import os
+import re
 import subprocess
+import time
+from pathlib import Path
 
 import polars as pl
 import pytest
 from conftest import DATASETS, ROOT, WORKBENCH, free_port, wait_for_http
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 from streamlit.testing.v1 import AppTest
 
 from workbench import plugins
 from workbench.registry import Registry
+from workbench.runner import RunRequest, run_task
 
 APP = ROOT / "apps" / "streamlit_app.py"
 WIDGETS = ("selectbox", "multiselect", "number_input", "text_input", "text_area", "toggle")
+XSS = '<img src=x onerror="window.__xss=1">'
 
 
 @pytest.fixture
 def app(home) -> AppTest:
     """The app on a registry holding the Adult sample, with that dataset picked."""
-    Registry().add_dataset("adult", pl.read_csv(DATASETS / "adult_train.csv"))
+    Registry().datasets.add("adult", pl.read_csv(DATASETS / "adult_train.csv"))
     test = AppTest.from_file(str(APP), default_timeout=180)
     test.run()
-    test.radio(key="data-source").set_value("A registered dataset").run()
+    test.radio(key="keep:data-source").set_value("A registered dataset").run()
     return test
 
 
 def labels(test: AppTest) -> set[str]:
-    return {widget.label.removesuffix(" *") for kind in WIDGETS for widget in getattr(test, kind)}
+    return {widget.label.split(" (")[0].removesuffix(" *") for kind in WIDGETS for widget in getattr(test, kind)}
 
 
 @pytest.mark.parametrize("task_name", sorted(plugins.tasks()))
 def test_the_form_of_every_task_is_generated_from_its_params(app, task_name):
     task = plugins.tasks()[task_name]
-    app.selectbox(key="task").set_value(task_name).run()
+    app.selectbox(key="keep:task").set_value(task_name).run()
     assert not app.exception
     assert set(task.Params.model_fields) <= labels(app)
     assert task.summary in [caption.value for caption in app.caption]
+    advanced = [e for e in app.expander if e.label == "Advanced"]
+    assert bool(advanced) == any(info.json_schema_extra and info.json_schema_extra.get("advanced")
+                                 for info in task.Params.model_fields.values())
 
 
-def test_describe_run_shows_its_profile_and_metrics(app):
-    app.selectbox(key="task").set_value("describe").run()
-    app.button[0].click().run()
-    assert not app.exception and not app.error
-    assert "profile" in [tab.label for tab in app.tabs]
-    metrics = {metric.label: metric.value for metric in app.metric}
-    assert metrics["rows"] == "3000" and metrics["columns"] == "15"
-    assert Registry().runs("describe")[0].status == "succeeded"
+def test_column_parameters_offer_only_fitting_columns_and_guess_nothing(app):
+    app.selectbox(key="keep:task").set_value("feature-selection").run()
+    assert app.selectbox(key="keep:feature-selection:target").value is None  # not silently the first column
+    app.selectbox(key="keep:task").set_value("fewshot").run()
+    text = app.selectbox(key="keep:fewshot:text")
+    assert "age" not in text.options and "workclass" in text.options  # only text columns for a text parameter
 
 
-def test_onehot_run_registers_the_encoder_and_shows_its_tables(app):
-    app.selectbox(key="task").set_value("onehot").run()
-    app.text_input(key="register-onehot").input("adult-encoder")
-    app.button[0].click().run()
-    assert not app.exception and not app.error
-    assert {"encoded", "drift", "levels"} <= {tab.label for tab in app.tabs}
-    assert "Registered model **adult-encoder@1**" in app.success[0].value
-    assert Registry().model("adult-encoder").task == "onehot"
-
-
-def test_invalid_parameters_are_shown_inline_not_run(app):
-    app.selectbox(key="task").set_value("onehot").run()
-    app.number_input(key="onehot:min_frequency").set_value(0.0)
+def test_invalid_parameters_are_shown_inline_in_full_and_nothing_runs(app):
+    app.selectbox(key="keep:task").set_value("onehot").run()
+    app.number_input(key="keep:onehot:min_frequency").set_value(0.0)
     app.button[0].click().run()
     assert not app.exception
-    assert "invalid parameter 'min_frequency'" in app.error[0].value
-    assert Registry().runs() == []
+    assert "invalid parameter 'min_frequency': Input should be greater than 0" in app.error[0].value
+    assert Registry().runs.list() == []
 
 
-def test_a_task_error_is_a_message_and_a_failed_run(app):
-    app.selectbox(key="task").set_value("chart").run()
-    app.selectbox(key="chart:date").set_value("workclass")
-    app.button[0].click().run()
-    assert not app.exception
-    assert app.error and "Traceback" not in app.error[0].value
-    assert Registry().runs("chart")[0].status == "failed"
+def test_the_form_keeps_its_values_while_it_is_not_shown(app):
+    """Streamlit forgets a widget that a run does not draw (another page, another data source); the form does not."""
+    app.selectbox(key="keep:task").set_value("onehot").run()
+    app.number_input(key="keep:onehot:max_levels").set_value(500).run()
+    app.radio(key="keep:data-source").set_value("Upload a file").run()
+    assert not [box for box in app.selectbox if box.key == "keep:task"]  # the form is gone
+    app.radio(key="keep:data-source").set_value("A registered dataset").run()
+    assert app.selectbox(key="keep:task").value == "onehot"
+    assert app.number_input(key="keep:onehot:max_levels").value == 500
 
 
-def test_models_page_shows_lineage_and_sets_an_alias(app):
-    app.selectbox(key="task").set_value("onehot").run()
-    app.text_input(key="register-onehot").input("enc")
-    app.button[0].click().run()
-    app.sidebar.radio(key="page").set_value("Models").run()
-    app.text_input[0].input("production")
-    app.button[0].click().run()
-    assert "production now points at enc@1" in app.success[0].value
-    assert Registry().model("enc@production").version == 1
+# -- in a real browser ------------------------------------------------------------------------------------------
+
+def shot(page: Page, name: str, tmp_path: Path) -> None:
+    """A screenshot at laptop width (1280), as tall as the content (Streamlit scrolls inside its main area)."""
+    page.mouse.move(0, 0)
+    page.keyboard.press("Escape")
+    size = page.viewport_size
+    height = page.evaluate("Math.max(...[...document.querySelectorAll('section, div')].map(e => e.scrollHeight))")
+    page.set_viewport_size({"width": 1280, "height": min(max(int(height), size["height"]), 3000)})
+    page.wait_for_timeout(1200)
+    page.screenshot(path=tmp_path / name)
+    if os.environ.get("WORKBENCH_SCREENSHOTS"):
+        page.screenshot(path=Path(os.environ["WORKBENCH_SCREENSHOTS"]) / name)
+    page.set_viewport_size(size)
 
 
-def test_dashboard_in_headless_chromium(home, page, tmp_path):
-    """Start the app as a user would, upload a CSV, run describe and onehot, and keep a screenshot."""
+def idle(page: Page) -> None:
+    """Wait until Streamlit has finished rerunning the script."""
+    page.wait_for_timeout(400)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+
+
+def choose(page: Page, label: str, value: str) -> None:
+    box = page.locator('[data-testid="stSelectbox"]').filter(has_text=label).locator("input")
+    box.click()
+    box.fill(value)
+    page.keyboard.press("Enter")
+    idle(page)
+
+
+def start_server(command: list[str], env: dict, health: str):
     port = free_port()
+    server = subprocess.Popen([*command, "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    wait_for_http(health.format(port=port), server)
+    return server, f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def servers(home):
+    """The dashboard and the report app on one workspace, the dashboard linking to the report app."""
     env = {**os.environ, "WORKBENCH_HOME": str(home)}
-    server = subprocess.Popen([str(WORKBENCH), "app", "streamlit", "--port", str(port)], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/_stcore/health", server)
-        page.set_viewport_size({"width": 1400, "height": 1000})
-        page.goto(f"http://127.0.0.1:{port}")
-        page.locator('input[type="file"]').set_input_files(DATASETS / "adult_train.csv")
-        page.get_by_text("Registered as dataset adult_train@1").wait_for(timeout=90_000)
-        for task, summary, table in (("describe", "Rows, columns, dtypes", "profile"),
-                                     ("onehot", "Fit an encoder once", "levels")):
-            box = page.locator('[data-testid="stSelectbox"]').filter(has_text="Task").locator("input")
-            box.click()
-            box.fill(task)
-            page.keyboard.press("Enter")
-            page.get_by_text(summary).wait_for(timeout=30_000)
-            run = page.get_by_role("button", name="Run", exact=True)
-            expect(run).to_have_count(1, timeout=60_000)  # the previous task's form is gone after the rerun
-            wait_until_idle(page)
-            run.click()
-            page.get_by_text(f"{task}: run #").wait_for(timeout=120_000)
-            page.get_by_role("tab", name=table, exact=True).wait_for(timeout=30_000)
-            shot(page, tmp_path / f"dashboard-{task}.png")
-        assert page.locator('[data-testid="stMetric"]').filter(has_text="output_columns").count() == 1
-        assert [run.status for run in Registry().runs()] == ["succeeded", "succeeded"]
-    finally:
+    shiny, reports = start_server([str(WORKBENCH), "app", "shiny"], env, "http://127.0.0.1:{port}/")
+    dashboard, url = start_server([str(WORKBENCH), "app", "streamlit"], {**env, "WORKBENCH_REPORTS_URL": reports},
+                                  "http://127.0.0.1:{port}/_stcore/health")
+    yield url, reports
+    for server in (dashboard, shiny):
         server.terminate()
         server.wait(timeout=30)
 
 
-def shot(page, path) -> None:
-    """A screenshot of the whole app (its main area scrolls inside the page, so the viewport grows to fit)."""
-    page.set_viewport_size({"width": 1400, "height": 2400})
-    page.wait_for_timeout(1500)
-    page.screenshot(path=path)
-    if os.environ.get("WORKBENCH_SCREENSHOTS"):
-        page.screenshot(path=os.path.join(os.environ["WORKBENCH_SCREENSHOTS"], path.name))
-    page.set_viewport_size({"width": 1400, "height": 1000})
+def wait_for(condition, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.5)
 
 
-def wait_until_idle(page) -> None:
-    """Wait until Streamlit has finished rerunning the script (its status widget shows only while it runs)."""
-    page.wait_for_timeout(500)
-    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=60_000)
+def test_a_long_run_survives_navigation_and_reload_and_cancel_registers_nothing(servers, page: Page, tmp_path):
+    url, _ = servers
+    Registry().datasets.add("mobile", pl.read_csv(DATASETS / "mobile_price_sample.csv"))
+    page.set_viewport_size({"width": 1280, "height": 720})
+    page.goto(url)
+    page.get_by_text("A registered dataset").click()
+    idle(page)
+    choose(page, "Task", "feature-selection")
+    choose(page, "target", "price_range")
+    trials = page.locator('[data-testid="stNumberInput"]').filter(has_text="trials").locator("input")
+    trials.fill("100000")
+    trials.press("Tab")
+    idle(page)
+    register = page.locator('[data-testid="stTextInput"]').filter(has_text="Register the model as").locator("input")
+    register.fill("never")
+    register.press("Tab")
+    idle(page)
+    shot(page, "dashboard-run-form.png", tmp_path)
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page).to_have_url(f"{url}/runs?run=1", timeout=60_000)
+    expect(page.get_by_text("Optuna trials:")).to_be_visible(timeout=120_000)
+    shot(page, "dashboard-run-live.png", tmp_path)
+
+    page.get_by_role("link", name="Datasets").click()  # away and back, then a reload: the run goes on
+    expect(page.get_by_role("heading", name="Datasets")).to_be_visible(timeout=30_000)
+    page.goto(f"{url}/runs?run=1")
+    expect(page.get_by_text("Optuna trials:")).to_be_visible(timeout=60_000)
+    page.reload()
+    expect(page.get_by_text("Optuna trials:")).to_be_visible(timeout=60_000)
+    assert Registry().runs.get(1).status == "running"
+
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_text("Cancelled on request; nothing was registered")).to_be_visible(timeout=120_000)
+    record = Registry().runs.get(1)
+    assert record.status == "cancelled" and record.progress.get("done", 0) > 0
+    assert Registry().models.list() == []
+
+
+@pytest.fixture
+def three_runs(home) -> list[int]:
+    """Three few-shot runs on the clickbait headlines, better with more shots, each registering a version."""
+    data = pl.read_csv(DATASETS / "clickbait_sample.csv")
+    registry = Registry()
+    return [run_task(RunRequest("fewshot", data, "clickbait", params={
+        "text": "headline", "label": "clickbait", "method": "embeddings", "shots": shots}, register="headlines"),
+        registry).run_id for shots in (2, 24, 6)]
+
+
+def test_a_past_run_reopens_links_its_report_and_the_leaderboard_promotes(servers, three_runs, page: Page,
+                                                                          tmp_path):
+    url, reports = servers
+    page.set_viewport_size({"width": 1280, "height": 720})
+    accuracies = {run_id: Registry().runs.get(run_id).outputs["metrics"]["accuracy"] for run_id in three_runs}
+    best = max(accuracies, key=accuracies.get)
+
+    page.goto(f"{url}/runs")
+    expect(page.get_by_text("Select a run to open it.")).to_be_visible(timeout=60_000)
+    page.goto(f"{url}/runs?run={best}")  # what selecting the row does
+    expect(page.get_by_text(f"Run #{best}: fewshot")).to_be_visible(timeout=60_000)
+    expect(page.locator(".vega-embed").first).to_be_visible(timeout=60_000)  # its confusion chart
+    expect(page.locator('[data-testid="stMetric"]').filter(has_text="Accuracy")).to_have_count(1)
+    shot(page, "dashboard-history.png", tmp_path)
+
+    with page.context.expect_page() as opened:
+        page.get_by_role("link", name=f"Open the report of run #{best}").click()
+    report = opened.value
+    expect(report.locator("#report h2")).to_have_text(f"Run #{best}: fewshot", timeout=60_000)
+    assert f"run={best}" in report.url and "audience=general" in report.url
+    expect(report.locator("#audience input[value=general]")).to_be_checked()
+    report.close()
+
+    page.get_by_role("link", name="Compare").click()
+    expect(page.get_by_text("3 runs of fewshot on clickbait")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(f"Best: run #{best}")).to_be_visible()
+    shot(page, "dashboard-compare.png", tmp_path)
+    choose(page, "Run", f"run #{best}")
+    page.get_by_role("button", name="Promote").click()
+    expect(page.get_by_text("headlines@champion now points at version")).to_be_visible(timeout=60_000)
+    champion = Registry().models.get("headlines@champion")
+    assert champion.run_id == best
+
+    page.goto(f"{url}/models?model={champion.ref}")
+    expect(page.get_by_text(f"Made by run #{best}")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Input: clickbait@1")).to_be_visible()
+    shot(page, "dashboard-models.png", tmp_path)
+
+    page.goto(f"{url}/runs?run={best}")  # run it again: the form comes back filled with its settings
+    page.get_by_role("button", name="Run again with these settings").click()
+    shots = page.locator('[data-testid="stNumberInput"]').filter(has_text="shots").locator("input")
+    expect(shots).to_have_value("24", timeout=60_000)
+    expect(page.get_by_role("combobox", name="Task")).to_have_value(re.compile(r"\(fewshot\)$"))
+
+
+def test_hostile_names_and_bad_files_run_no_script_and_write_nowhere(servers, page: Page, tmp_path):
+    url, reports = servers
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(url)
+    upload = page.locator('input[type="file"]')
+    hostile = f"{XSS},b\n1,x\n2,y\n3,{XSS}\n".encode()
+    upload.set_input_files({"name": f"../../../{XSS}.csv", "mimeType": "text/csv", "buffer": hostile})
+    expect(page.get_by_text(re.compile(r"^Registered .+ as dataset "))).to_be_visible(timeout=60_000)
+    (record,) = Registry().datasets.list()
+    assert record.source.startswith("upload:") and "/" not in record.source and XSS not in record.name
+    page.get_by_text("Upload a file").click()
+    idle(page)
+    page.locator('input[type="file"]').set_input_files({"name": "ragged.csv", "mimeType": "text/csv",
+                                                        "buffer": b"a,b\n1,2,3\n"})
+    error = page.locator('[data-testid="stAlert"]').filter(has_text="was not registered")
+    expect(error).to_contain_text("line 2 has 3 fields but the header has 2", timeout=60_000)
+    assert "Traceback" not in page.content()
+
+    registry = Registry()
+    run_id = run_task(RunRequest("describe", registry.datasets.load(record.ref), record.name, dataset=record,
+                                 source="dashboard"), registry).run_id
+    noaa = pl.read_csv(DATASETS / "noaa_global_temperature.csv")
+    chart = run_task(RunRequest("chart", noaa, "noaa", params={"date": "Date", "value": "Anomaly", "units": XSS,
+                                                              "subject": XSS}), registry).run_id
+    for address in (f"{url}/runs?run={run_id}", f"{url}/runs?run={chart}", f"{reports}/?run={chart}",
+                    f"{reports}/?run={run_id}&audience=professional"):
+        page.goto(address)
+        page.wait_for_timeout(4000)
+        assert page.evaluate("window.__xss") is None, address
+    with page.expect_download() as download:
+        page.locator("#download").click()
+    saved = tmp_path / "report.html"
+    download.value.save_as(saved)
+    offline = page.context.new_page()
+    offline.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    offline.set_content(saved.read_text())
+    offline.wait_for_timeout(1000)
+    assert offline.evaluate("window.__xss") is None
+    assert dialogs == []
+    home = Path(os.environ["WORKBENCH_HOME"])
+    for path in home.parent.rglob("*onerror*"):  # only the dataset, inside the workspace, under a safe name
+        assert home in path.parents and re.fullmatch(r"[A-Za-z0-9_.-]+", path.name), path

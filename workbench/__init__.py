@@ -1,10 +1,6 @@
-"""workbench: a plugin-based data-science workbench over a shared dataset/model registry."""
+"""workbench: a plugin-based data-science workbench over a shared dataset/model registry.
 
-from workbench.errors import WorkbenchError
-from workbench.hookspecs import hookimpl
-from workbench.task import ModelArtifact, Result, RunContext, Task, TaskParams, column
+Plugins import from `workbench.sdk`; the rest of the package is the host (see the README's architecture).
+"""
 
-__version__ = "0.1.0"
-__all__ = [
-    "ModelArtifact", "Result", "RunContext", "Task", "TaskParams", "WorkbenchError", "column", "hookimpl",
-]
+__version__ = "0.2.0"

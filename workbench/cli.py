@@ -1,19 +1,33 @@
-"""The `workbench` command line: plugins, tasks, run, and the registry's datasets, models and runs."""
+"""The `workbench` command line: plugins, tasks, run, and the registry's datasets, models and runs.
+
+Every user error, usage errors included, is one `Error: ...` line and exit status 2 (a traceback only with
+`--debug`). Heavy libraries are imported inside the commands that need them, so `--help` stays fast.
+"""
+
+from __future__ import annotations
 
 import json
 import re
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
+from typer.exceptions import TyperException
 
 from workbench import plugins
 from workbench.errors import WorkbenchError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from workbench._progress import ProgressReporter
+    from workbench.registry import Registry
+    from workbench.runner import RunRequest
 
 app = typer.Typer(
     help="A plugin-based data-science workbench over a shared dataset/model registry.",
@@ -29,7 +43,7 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(apps_app, name="app")
 
 console = Console()
-state = {"debug": False}
+state = {"debug": False, "commands_added": False}
 
 
 @app.callback()
@@ -37,22 +51,26 @@ def root(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks fo
     state["debug"] = debug
 
 
-def _registry():
+def _registry() -> Registry:
     from workbench.registry import Registry
 
     return Registry()
 
 
+# Short values a reader scans for: never broken across lines.
+WHOLE_COLUMNS = {"id", "status", "version", "run"}
+
+
 def _table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table:
     table = Table(title=title, title_justify="left")
     for name in columns:
-        table.add_column(name, overflow="fold")
+        table.add_column(name, overflow="fold", no_wrap=name in WHOLE_COLUMNS)
     for row in rows:
         table.add_row(*("" if value is None else str(value) for value in row))
     return table
 
 
-def _preview(frame, title: str, rows: int = 10) -> str:
+def _preview(frame: pl.DataFrame, title: str, rows: int = 10) -> str:
     """The first rows as polars prints them, elided to fit the terminal."""
     import polars as pl
 
@@ -62,8 +80,9 @@ def _preview(frame, title: str, rows: int = 10) -> str:
 
 
 def _metrics_text(metrics: dict[str, Any]) -> str:
-    return ", ".join(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}"
-                     for key, value in metrics.items() if not isinstance(value, (dict, list)))
+    from workbench.presentation import metric_line
+
+    return metric_line(metrics)
 
 
 @app.command("plugins")
@@ -87,7 +106,7 @@ def list_tasks(name: Annotated[str | None, typer.Argument(help="Show one task's 
         console.print(_table(None, ["task", "title", "summary"], rows))
         return
     task = plugins.get_task(name)
-    console.print(f"[bold]{task.name}[/bold]: {task.title}\n{task.summary}")
+    console.print(f"[bold]{task.name}[/bold]: {task.title}\n{task.summary}", markup=False, highlight=False)
     if task.applies_models:
         console.print("Fits a model: `--register NAME` keeps it; `--model NAME[@version|alias]` applies one.")
     rows = [[info.name + (" (column)" if info.column_role else ""), info.type,
@@ -105,6 +124,17 @@ def _dataset_name(path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip(".-") or "data"
 
 
+def progress_for(task: str) -> ProgressReporter:
+    """Bars in a terminal; plain timestamped lines at a steady interval in a log file or a scheduler."""
+    import os
+
+    from workbench._progress import LogProgress, RichProgress
+
+    if sys.stderr.isatty():
+        return RichProgress()
+    return LogProgress(task, float(os.environ.get("WORKBENCH_PROGRESS_INTERVAL", "10")))
+
+
 @app.command("run")
 def run(
     task: Annotated[str, typer.Argument(help="Task name (see `workbench tasks`).")],
@@ -116,29 +146,34 @@ def run(
     out: Annotated[Path | None, typer.Option("--out", help="Folder for tables, metrics, charts.")] = None,
     table_format: Annotated[TableFormat, typer.Option("--format", help="Tables in --out as.")] = TableFormat.csv,
     name: Annotated[str | None, typer.Option("--name", help="Dataset name (default: file stem).")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="The run's one random seed (every task uses it).")] = 0,
     encoding: Annotated[str, typer.Option("--encoding", help="Text encoding of a CSV file.")] = "utf-8",
     delimiter: Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (default: sniffed).")] = None,
+    detach: Annotated[bool, typer.Option("--detach", help="Queue the run for a background worker and return "
+                                         "at once (the data is registered now).")] = False,
 ) -> None:
     """Run TASK on a data file, record the run, and register what it fitted."""
-    from workbench.io import read_table
+    from workbench._io import read_table
     from workbench.params import parse_pairs, read_params_file
-    from workbench.progress import RichProgress
     from workbench.runner import RunRequest, run_task
+    from workbench.workspace import validate_name
 
     plugins.get_task(task)  # an unknown task fails before the data is read
     values = read_params_file(params_file) if params_file else {}
     values.update(parse_pairs(param or []))
     frame = read_table(data, encoding=encoding, delimiter=delimiter)
-    request = RunRequest(task=task, data=frame, dataset_name=name or _dataset_name(data),
-                         source=str(data), params=values, model=model, register=register,
-                         out_dir=out, table_format=table_format.value, seed=seed)
-    outcome = run_task(request, _registry(), RichProgress())
+    dataset_name = validate_name(name or _dataset_name(data), "dataset name")
+    request = RunRequest(task=task, data=frame, dataset_name=dataset_name, source=str(data), params=values,
+                         model=model, register=register, out_dir=out, table_format=table_format.value, seed=seed)
+    if detach:
+        _detach(request)
+        return
+    outcome = run_task(request, _registry(), progress_for(task))
     result = outcome.result
     if result.summary:
         console.print(Markdown(result.summary))
     if result.metrics:
-        console.print(f"[bold]metrics[/bold]: {_metrics_text(result.metrics)}")
+        console.print(f"[bold]metrics[/bold]: {_metrics_text(result.metrics)}", highlight=False)
     for table_name, table in result.tables.items():
         console.print(_preview(table, table_name), highlight=False, markup=False)
     for record in result.registered:
@@ -146,15 +181,35 @@ def run(
     if result.models and not register:
         console.print("[yellow]the fitted model was not kept; pass --register NAME to keep it[/yellow]")
     if out:
-        console.print(f"wrote {len(outcome.written)} files to {out}")
+        console.print(f"wrote {len(outcome.written)} files to {out}", markup=False, highlight=False)
     console.print(f"run #{outcome.run_id} recorded")
 
 
+def _detach(request: RunRequest) -> None:
+    """Queue a run (its data registered first) for the background worker, as the dashboard does."""
+    from workbench.jobs import submit
+
+    if request.out_dir is not None:
+        raise WorkbenchError("--out cannot be used with --detach; read the results with `workbench runs show ID` "
+                             "or in the apps")
+    from workbench.runner import prepare
+
+    registry = _registry()
+    prepare(request, registry)  # bad input is refused before the data is registered
+    request.dataset = registry.datasets.add(request.dataset_name, request.data, request.source)
+    run_id = submit(request, registry)
+    console.print(f"run #{run_id} queued; follow it with `workbench runs show {run_id}`, stop it with "
+                  f"`workbench runs cancel {run_id}`", markup=False, highlight=False)
+
+
 @datasets_app.command("list")
-def datasets_list() -> None:
+def datasets_list(
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many.")] = None,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many.")] = 0,
+) -> None:
     """List every dataset version."""
     rows = [[r.name, r.version, r.n_rows, len(r.schema), r.sha256[:12], r.source, f"{r.created_at:%Y-%m-%d %H:%M}"]
-            for r in _registry().datasets()]
+            for r in _registry().datasets.list(limit=limit, offset=offset)]
     console.print(_table(None, ["name", "version", "rows", "columns", "sha256", "source", "created"], rows))
 
 
@@ -166,11 +221,11 @@ def datasets_add(
     delimiter: Annotated[str | None, typer.Option("--delimiter")] = None,
 ) -> None:
     """Register a file as a dataset version (identical content returns the existing version)."""
-    from workbench.io import read_table
-    from workbench.registry import validate_name
+    from workbench._io import read_table
+    from workbench.workspace import validate_name
 
     validate_name(name, "dataset name")
-    record = _registry().add_dataset(name, read_table(file, encoding, delimiter), str(file))
+    record = _registry().datasets.add(name, read_table(file, encoding, delimiter), str(file))
     console.print(f"dataset [bold]{record.ref}[/bold]: {record.n_rows:,} rows, sha256 {record.sha256[:12]}")
 
 
@@ -178,28 +233,35 @@ def datasets_add(
 def datasets_show(ref: Annotated[str, typer.Argument(help="NAME[@version].")]) -> None:
     """Show a dataset version's schema and first rows."""
     registry = _registry()
-    record = registry.dataset(ref)
+    record = registry.datasets.get(ref)
     console.print(f"[bold]{record.ref}[/bold] {record.n_rows:,} rows, sha256 {record.sha256}, source {record.source}")
     console.print(_table("schema", ["column", "dtype"], [list(item) for item in record.schema.items()]))
-    console.print(_preview(registry.load_dataset(record.ref), "first rows"), highlight=False, markup=False)
+    console.print(_preview(registry.datasets.load(record.ref), "first rows"), highlight=False, markup=False)
 
 
 @models_app.command("list")
-def models_list(name: Annotated[str | None, typer.Argument(help="Only this model.")] = None) -> None:
+def models_list(
+    name: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="Only models made by this task.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many.")] = None,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many.")] = 0,
+) -> None:
     """List model versions with aliases and metrics."""
     rows = [[r.name, r.version, ", ".join(r.aliases), r.task, _metrics_text(r.metrics)[:60],
-             f"{r.created_at:%Y-%m-%d %H:%M}"] for r in _registry().models(name)]
+             f"{r.created_at:%Y-%m-%d %H:%M}"] for r in _registry().models.list(name, task, limit, offset)]
     console.print(_table(None, ["name", "version", "aliases", "task", "metrics", "created"], rows))
 
 
 @models_app.command("show")
 def models_show(ref: Annotated[str, typer.Argument(help="NAME[@version|alias].")]) -> None:
     """Show a model's lineage, params, metrics and artifact."""
-    record = _registry().model(ref)
-    details = {"ref": record.ref, "aliases": list(record.aliases), "task": record.task,
+    from workbench.output import jsonable
+
+    record = _registry().models.get(ref)
+    details = {"ref": record.ref, "aliases": list(record.aliases), "task": record.task, "run": record.run_id,
                "inputs": record.inputs, "params": record.params, "metrics": record.metrics,
                "artifact": str(record.path), "sha256": record.sha256, "created_at": str(record.created_at)}
-    console.print_json(json.dumps(details))
+    print(json.dumps(jsonable(details), indent=2, ensure_ascii=False))
 
 
 @models_app.command("alias")
@@ -208,27 +270,50 @@ def models_alias(
     alias: Annotated[str, typer.Argument(help="Alias, e.g. champion.")],
 ) -> None:
     """Point an alias (e.g. champion) at a model version."""
-    record = _registry().set_alias(ref, alias)
-    console.print(f"{record.name}@{alias} -> version {record.version}")
+    record = _registry().models.set_alias(ref, alias)
+    console.print(f"{record.name}@{alias} -> version {record.version}", markup=False, highlight=False)
+
+
+@models_app.command("unalias")
+def models_unalias(
+    name: Annotated[str, typer.Argument(help="Model name.")],
+    alias: Annotated[str, typer.Argument(help="The alias to remove.")],
+) -> None:
+    """Remove an alias from a model."""
+    _registry().models.delete_alias(name, alias)
+    console.print(f"removed alias {alias} of {name}", markup=False, highlight=False)
 
 
 @runs_app.command("list")
 def runs_list(
     task: Annotated[str | None, typer.Option("--task", help="Only this task.")] = None,
-    limit: Annotated[int, typer.Option("--limit")] = 20,
+    status: Annotated[str | None, typer.Option("--status", help="Only runs with this status.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 20,
+    offset: Annotated[int, typer.Option("--offset", min=0, help="Skip this many.")] = 0,
 ) -> None:
     """List recent runs, newest first."""
-    rows = [[r.id, r.task, r.status, f"{r.duration_s:.2f}s" if r.duration_s is not None else "",
-             ", ".join(r.inputs), f"{r.started_at:%Y-%m-%d %H:%M:%S}", r.error or ""]
-            for r in _registry().runs(task, limit)]
+    from workbench.presentation import duration
+
+    rows = [[r.id, r.task, r.status, duration(r.duration_s), ", ".join(r.inputs),
+             f"{r.started_at:%Y-%m-%d %H:%M:%S}", r.error or ""]
+            for r in _registry().runs.list(task, status, limit, offset)]
     console.print(_table(None, ["id", "task", "status", "duration", "inputs", "started", "error"], rows))
 
 
 @runs_app.command("show")
 def runs_show(run_id: Annotated[int, typer.Argument(help="Run id.")]) -> None:
-    """Show one run's params, inputs, outputs and error."""
-    record = _registry().run(run_id)
-    console.print_json(json.dumps({**record.__dict__, "started_at": str(record.started_at)}))
+    """Show one run's params, inputs, outputs, progress and error."""
+    from workbench.output import jsonable
+
+    record = _registry().runs.get(run_id)
+    print(json.dumps(jsonable(record.__dict__), indent=2, ensure_ascii=False))
+
+
+@runs_app.command("cancel")
+def runs_cancel(run_id: Annotated[int, typer.Argument(help="Run id.")]) -> None:
+    """Cancel a queued run, or ask a running one to stop (it ends `cancelled`, registering nothing)."""
+    record = _registry().runs.request_cancel(run_id)
+    console.print(f"run #{run_id}: " + ("cancelled" if record.status == "cancelled" else "asked to stop"))
 
 
 HostOption = Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 exposes the app to your network.")]
@@ -269,20 +354,35 @@ def _replace_process(command: list[str]) -> None:
     os.execv(command[0], command)
 
 
+def _fail(message: str, code: int = 2) -> None:
+    """One line on stderr, then exit."""
+    print(f"Error: {' '.join(message.split())}", file=sys.stderr)
+    sys.exit(code)
+
+
 def main() -> None:
-    """Entry point: user errors print one line and exit 2; tracebacks only with --debug."""
-    if not state.get("commands_added"):
+    """Entry point: user and usage errors print one line and exit 2; tracebacks only with --debug."""
+    if not state["commands_added"]:
         plugins.register_commands(app)
         state["commands_added"] = True
     try:
-        app(prog_name="workbench")
+        code = app(prog_name="workbench", standalone_mode=False)
+    except TyperException as error:  # usage: a bad option, a missing one, a value of the wrong type
+        if type(error).__name__ == "NoArgsIsHelpError":
+            print(error.format_message())
+            sys.exit(0)
+        if state["debug"]:
+            raise
+        command = getattr(getattr(error, "ctx", None), "command_path", "workbench")
+        _fail(f"{error.format_message()} (see `{command} --help`)", getattr(error, "exit_code", 2) or 2)
     except WorkbenchError as error:
         if state["debug"]:
             raise
-        print(f"Error: {error}", file=sys.stderr)
-        sys.exit(2)
+        _fail(str(error))
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
     except Exception as error:  # noqa: BLE001
         if state["debug"]:
             raise
-        print(f"Error: {type(error).__name__}: {error} (run with --debug for the traceback)", file=sys.stderr)
-        sys.exit(1)
+        _fail(f"{type(error).__name__}: {error} (run with --debug for the traceback)", 1)
+    sys.exit(code if isinstance(code, int) else 0)

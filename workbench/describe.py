@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from workbench.hookspecs import hookimpl
-from workbench.progress import ProgressReporter
-from workbench.task import Result, RunContext, Task, TaskParams
+from workbench.sdk import ProgressReporter, Result, RunContext, Task, TaskParams, hookimpl
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from workbench.reports import RecordedRun, ReportSection
+    from workbench.sdk import RecordedRun, ReportSection
 
 
 class DescribeParams(TaskParams):
     top: int = Field(3, ge=1, le=20, description="How many of the most frequent values to list per column.")
 
 
-class Describe(Task):
+class Describe(Task[DescribeParams]):
     name = "describe"
     title = "Describe a dataset"
     summary = "Rows, columns, dtypes, nulls, distinct counts, top values and numeric summaries."
-    Params = DescribeParams
+    headline = ("rows", "columns", "null_cells", "duplicate_rows")
 
     def run(self, data: pl.DataFrame, params: DescribeParams, ctx: RunContext) -> Result:
         profile = profile_frame(data, params.top, ctx.progress)
@@ -47,7 +46,7 @@ class Describe(Task):
         """Data quality: the columns with missing values, and columns that hold a single value."""
         import polars as pl
 
-        from workbench.reports import ReportSection
+        from workbench.sdk import ReportSection
 
         profile = run.tables.get("profile")
         if profile is None:
@@ -69,7 +68,11 @@ def profile_frame(data: pl.DataFrame, top: int = 3, progress: ProgressReporter |
         series = data[name]
         counts = series.drop_nulls().value_counts(sort=True).head(top)
         numeric = series.dtype.is_numeric() and series.dtype != pl.Boolean
-        values = series.cast(pl.Float64) if numeric else None
+        stats: dict[str, Any] = dict.fromkeys(("mean", "std", "min", "median", "max"))
+        if numeric:
+            values = series.cast(pl.Float64)
+            stats = {"mean": values.mean(), "std": values.std(), "min": values.min(), "median": values.median(),
+                     "max": values.max()}
         rows.append({
             "column": name,
             "dtype": str(series.dtype),
@@ -77,17 +80,13 @@ def profile_frame(data: pl.DataFrame, top: int = 3, progress: ProgressReporter |
             "null_share": series.null_count() / max(len(series), 1),
             "distinct": series.n_unique(),
             "top_values": ", ".join(f"{value} ({count})" for value, count in counts.iter_rows()),
-            "mean": values.mean() if numeric else None,
-            "std": values.std() if numeric else None,
-            "min": values.min() if numeric else None,
-            "median": values.median() if numeric else None,
-            "max": values.max() if numeric else None,
+            **stats,
         })
     return pl.DataFrame(rows, schema_overrides={key: pl.Float64 for key in
                                                 ("mean", "std", "min", "median", "max")})
 
 
-def missing_chart(profile: pl.DataFrame):
+def missing_chart(profile: pl.DataFrame) -> Any:
     """Bars of the share of missing values per column."""
     import altair as alt
 
@@ -100,5 +99,5 @@ def missing_chart(profile: pl.DataFrame):
 
 
 @hookimpl
-def register_tasks(register) -> None:
+def register_tasks(register: Callable[[Task[Any]], None]) -> None:
     register(Describe())

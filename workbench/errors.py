@@ -1,12 +1,35 @@
-"""Errors the user can fix: the CLI prints them on one line and exits with status 2."""
+"""Errors the user can fix: the CLI prints them on one line and exits with status 2.
+
+Typed in the way MLflow's are: catch `WorkbenchError` for all of them, or one kind.
+"""
 
 
 class WorkbenchError(Exception):
     """Bad input or a bad request: the message names the problem and the fix."""
 
 
+class Invalid(WorkbenchError):
+    """A value, name, file or parameter that cannot be used as given."""
+
+
+class NotFound(WorkbenchError):
+    """A dataset, model, alias, run or file that does not exist."""
+
+
+class Conflict(WorkbenchError):
+    """A request that clashes with what is already there (a reserved alias, a busy registry)."""
+
+
 class ArtifactTampered(WorkbenchError):
-    """A registered artifact's sha256 no longer matches the registry."""
+    """A registered artifact's sha256 no longer matches the registry, or the artifact is missing."""
+
+
+class UnsafeArtifact(WorkbenchError):
+    """An artifact holds a file that could run code when loaded (a pickle): it is never loaded."""
+
+
+class Cancelled(WorkbenchError):
+    """The run was cancelled on request."""
 
 
 def first_line(error: BaseException) -> str:

@@ -1,4 +1,8 @@
-"""The hooks a workbench plugin can implement. Each is optional; implement them with `@hookimpl`."""
+"""The hooks a workbench plugin can implement. Each is optional; implement them with `@hookimpl`.
+
+A plugin may state the hook API it was written for with a module attribute `WORKBENCH_HOOK_API = 1`;
+a plugin written for another version is refused with a message, not half-loaded.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,18 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
-    from workbench.task import Result, RunContext, Task
+    from workbench._task import Result, RunContext, Task
+
+# Raised when a hook's name or arguments change in a way existing plugins would notice.
+HOOK_API_VERSION = 1
 
 hookspec = pluggy.HookspecMarker("workbench")
 hookimpl = pluggy.HookimplMarker("workbench")
 
 
 @hookspec
-def register_tasks(register: Callable[[Task], None]) -> None:
-    """Call `register(task)` once for each task this plugin offers."""
+def register_tasks(register: Callable[[Task[Any]], None]) -> None:
+    """Call `register(task)` once for each task this plugin offers, with an instance: `register(MyTask())`."""
 
 
 @hookspec

@@ -7,8 +7,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from workbench.charts import save_chart
-from workbench.task import Result
+from workbench._charts import save_chart
+from workbench._task import Result
 
 
 def jsonable(value: Any) -> Any:

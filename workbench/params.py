@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from workbench.errors import WorkbenchError
+from workbench.errors import Invalid, WorkbenchError
 
 
 @dataclass
@@ -28,6 +28,8 @@ class ParamInfo:
     minimum: float | None = None
     maximum: float | None = None
     nullable: bool = False
+    advanced: bool = False
+    column_kind: str | None = None
 
 
 def parse_pairs(pairs: list[str]) -> dict[str, str]:
@@ -42,12 +44,20 @@ def parse_pairs(pairs: list[str]) -> dict[str, str]:
 
 
 def read_params_file(path: Path) -> dict[str, Any]:
+    """A JSON object of parameter values, or a one-line error naming what is wrong with the file."""
+    path = Path(path)
+    if path.is_dir():
+        raise Invalid(f"params file {path} is a folder; pass a JSON file")
     try:
-        values = json.loads(Path(path).read_text())
+        values = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise WorkbenchError(f"params file not found: {path}") from None
+        raise Invalid(f"params file not found: {path}") from None
+    except UnicodeDecodeError:
+        raise Invalid(f"params file {path} is not UTF-8 text; pass a JSON file") from None
+    except OSError as error:
+        raise Invalid(f"params file {path} cannot be read ({error.strerror or error})") from None
     except json.JSONDecodeError as error:
-        raise WorkbenchError(f"params file {path} is not valid JSON: {error}") from None
+        raise Invalid(f"params file {path} is not valid JSON: {error}") from None
     if not isinstance(values, dict):
         raise WorkbenchError(f"params file {path} must hold a JSON object of parameter values")
     return values
@@ -70,6 +80,8 @@ def build_params(task_name: str, model: type[BaseModel], values: dict[str, Any])
     """Validate raw values (strings from the CLI, or typed values) into the task's `Params`."""
     fields = model.model_fields
     unknown = [key for key in values if key not in fields]
+    if "seed" in unknown:
+        raise Invalid("the seed is not a task parameter: pass --seed N (one seed for the whole run)")
     if unknown:
         raise WorkbenchError(
             f"unknown parameter {unknown[0]!r} for task {task_name!r}; "
@@ -118,7 +130,9 @@ def describe_params(model: type[BaseModel]) -> list[ParamInfo]:
             default=None if field.is_required() else field.get_default(call_default_factory=True),
             required=field.is_required(),
             description=field.description or "",
-            column_role=extra.get("column_role"),
+            column_role=None if extra.get("column_role") is None else str(extra.get("column_role")),
+            advanced=bool(extra.get("advanced")),
+            column_kind=None if extra.get("column_kind") is None else str(extra.get("column_kind")),
             **_widget(properties.get(name, {})),
         ))
     return infos
@@ -130,7 +144,7 @@ def _widget(schema: dict[str, Any]) -> dict[str, Any]:
     nullable = len(options) < len(schema.get("anyOf", [schema]))
     main = options[0] if len(options) == 1 else {}
     kinds = {"boolean": "bool", "integer": "int", "number": "float", "array": "list", "object": "mapping"}
-    kind = "choice" if "enum" in main else kinds.get(main.get("type"), "text")
+    kind = "choice" if "enum" in main else kinds.get(str(main.get("type")), "text")
     minimum = main.get("minimum", main.get("exclusiveMinimum"))
     maximum = main.get("maximum", main.get("exclusiveMaximum"))
     return {"kind": kind, "options": main.get("enum"), "minimum": minimum, "maximum": maximum, "nullable": nullable}

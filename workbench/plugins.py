@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from workbench import hookspecs
-from workbench.errors import WorkbenchError, one_line
+from workbench.errors import NotFound, one_line
 
 if TYPE_CHECKING:
     import typer
 
-    from workbench.task import Result, RunContext, Task
+    from workbench._task import Result, RunContext, Task
 
 ENTRY_POINT_GROUP = "workbench"
 
@@ -69,8 +69,12 @@ def load_plugins() -> None:
 
 
 def register_plugin(plugin: ModuleType | object, name: str, version: str | None = None) -> None:
-    """Register a plugin object (usually a module); a plugin with a misspelled hook is refused."""
+    """Register a plugin object (usually a module); a misspelled hook or another hook API version is refused."""
     try:
+        wanted = getattr(plugin, "WORKBENCH_HOOK_API", hookspecs.HOOK_API_VERSION)
+        if wanted != hookspecs.HOOK_API_VERSION:
+            raise RuntimeError(f"written for hook API {wanted}; this workbench has {hookspecs.HOOK_API_VERSION}: "
+                               "install a version of the plugin made for it")
         pm.register(plugin, name=name)
         pm.check_pending()
     except Exception as error:  # noqa: BLE001
@@ -103,18 +107,20 @@ def plugins() -> list[PluginInfo]:
     return sorted(_infos.values(), key=lambda info: info.name)
 
 
-_tasks_cache: dict[str, Task] = {}
+_tasks_cache: dict[str, Task[Any]] = {}
 
 
-def tasks() -> dict[str, Task]:
-    """Every registered task by name; a second task with a taken name is reported and skipped."""
+def tasks() -> dict[str, Task[Any]]:
+    """Every registered task by name; a second task with a taken name, or a task class, is reported and skipped."""
     load_plugins()
     if _tasks_cache:
         return _tasks_cache
 
-    def register(task: Task) -> None:
+    def register(task: Task[Any]) -> None:
         if isinstance(task, type):
-            task = task()
+            print(f"workbench: {task.__name__} was registered as a class and was skipped; "
+                  f"call register({task.__name__}()) with an instance", file=sys.stderr)
+            return
         if task.name in _tasks_cache:
             print(f"workbench: task {task.name!r} is registered twice; keeping the first", file=sys.stderr)
             return
@@ -124,11 +130,11 @@ def tasks() -> dict[str, Task]:
     return _tasks_cache
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str) -> Task[Any]:
     """The task called `name`, or an error that lists the known ones."""
     known = tasks()
     if name not in known:
-        raise WorkbenchError(f"unknown task {name!r}; known tasks: {', '.join(sorted(known)) or 'none'}")
+        raise NotFound(f"unknown task {name!r}; known tasks: {', '.join(sorted(known)) or 'none'}")
     return known[name]
 
 
@@ -138,13 +144,16 @@ def register_commands(cli: typer.Typer) -> None:
     pm.hook.register_commands(cli=cli)
 
 
-def before_task_run(task: Task, params: Any, ctx: RunContext) -> None:
+def before_task_run(task: Task[Any], params: Any, ctx: RunContext) -> None:
+    """Every plugin's `before_task_run`."""
     pm.hook.before_task_run(task=task, params=params, ctx=ctx)
 
 
-def after_task_run(task: Task, params: Any, ctx: RunContext, result: Result) -> None:
+def after_task_run(task: Task[Any], params: Any, ctx: RunContext, result: Result) -> None:
+    """Every plugin's `after_task_run`."""
     pm.hook.after_task_run(task=task, params=params, ctx=ctx, result=result)
 
 
-def on_task_error(task: Task, params: Any, ctx: RunContext, error: BaseException) -> None:
+def on_task_error(task: Task[Any], params: Any, ctx: RunContext, error: BaseException) -> None:
+    """Every plugin's `on_task_error`."""
     pm.hook.on_task_error(task=task, params=params, ctx=ctx, error=error)

@@ -1,6 +1,6 @@
 """Built-in plugin `charts`: one time series, tailored to the general public, professionals or decision-makers."""
 
-from workbench import hookimpl
+from workbench.sdk import hookimpl
 from workbench_charts.task import TailorChart
 
 

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 import altair as alt
 import polars as pl
 
-from workbench.charts import ACCENT, INK, MUTED, bar_labels, format_number, point_label, rule_with_label, themed
+from workbench.sdk import ACCENT, INK, MUTED, themed
+from workbench_charts.annotations import bar_labels, format_number, point_label, rule_with_label, wrapped_title
 from workbench_charts.series import Facts
 
 WIDTH = 720
 HEIGHT = 360
+DECISION_WIDTH = 420
 
 
 @dataclass
@@ -66,7 +68,8 @@ def professional(facts: Facts, words: Wording) -> alt.LayerChart:
     change = facts.rise
     subtitle = (f"Between the {facts.first['label']} and the {facts.last['label']}, {words.subject} "
                 f"{_direction(change, 'increased', 'decreased')} by {format_number(abs(change), digits, words.units)}")
-    title = alt.TitleParams(f"How big will the {words.axis_title.lower()} be in {words.future}?", subtitle=subtitle)
+    title = wrapped_title(f"How big will the {words.axis_title.lower()} be in {words.future}?", subtitle, WIDTH,
+                          "professional")
     return themed(alt.layer(*layers).properties(width=WIDTH, height=HEIGHT, title=title))
 
 
@@ -99,8 +102,8 @@ def decision_maker(facts: Facts, words: Wording) -> alt.LayerChart:
                 f"{since}: if that continues, the {future_label(facts, words.future)} will be "
                 f"{format_number(abs(ahead - facts.first['mean']), digits, words.units)} "
                 f"{_direction(ahead - facts.first['mean'], 'above', 'below')} the {facts.first['label']}."]
-    title = alt.TitleParams(headline, subtitle=subtitle)
-    return themed(alt.layer(*layers).properties(width=420, height=300, title=title), decorated=False)
+    title = wrapped_title(headline, subtitle, DECISION_WIDTH, "decision-maker")
+    return themed(alt.layer(*layers).properties(width=DECISION_WIDTH, height=300, title=title), decorated=False)
 
 
 def general(facts: Facts, words: Wording) -> alt.LayerChart:
@@ -125,7 +128,7 @@ def general(facts: Facts, words: Wording) -> alt.LayerChart:
              f"since the {facts.first['label']}")
     subtitle = f"Each year's value (grey) and the 10-year average (red), {yearly['year'].min()} to {latest}"
     return themed(alt.layer(*layers).properties(width=WIDTH, height=HEIGHT,
-                                                title=alt.TitleParams(title, subtitle=subtitle)))
+                                                title=wrapped_title(title, subtitle, WIDTH, "general")))
 
 
 BUILDERS = {"general": general, "professional": professional, "decision-maker": decision_maker}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from workbench import WorkbenchError
+from workbench.sdk import WorkbenchError
 
 MIN_POINTS = 10
 MAX_BREAK_CANDIDATES = 200
@@ -138,7 +138,7 @@ def facts(data: pl.DataFrame, date_column: str, value_column: str, period: str =
         change_year, slope = change_point(yearly["year"].to_numpy().astype(float), yearly["mean"].to_numpy())
     else:
         change_year, slope = None, None
-    from workbench.charts import decimals_supported
+    from workbench_charts.annotations import decimals_supported
 
     return Facts(frame, per_year, periods, chosen, yearly, decimals_supported(frame["value"].head(1000)),
                  change_year, slope)

@@ -6,37 +6,47 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from workbench import Result, RunContext, Task, TaskParams, column
+from workbench.sdk import Result, RunContext, Task, TaskParams, WorkbenchError, advanced, column
 
 if TYPE_CHECKING:
     import polars as pl
+
+    from workbench.sdk import ModelRecord
 
 AUDIENCES = ("general", "professional", "decision-maker")
 
 
 class ChartParams(TaskParams):
-    date: str = column("date", "Date column: YYYYMM integers (as NOAA's), years, or dates.")
-    value: str = column("value", "Numeric column to chart.")
+    date: str = column("date", "Date column: YYYYMM integers (as NOAA's), years, or dates.", kind="date")
+    value: str = column("value", "Numeric column to chart.", kind="numeric")
     audience: Literal["all", "general", "professional", "decision-maker"] = Field(
         "all", description="Who reads the chart; 'all' makes one chart for each audience.")
     subject: str | None = Field(
         None, description='What the values measure, as it starts a sentence, e.g. "surface temperatures".')
     units: str = Field("", description='Units written after numbers, e.g. "°C".')
     axis_title: str | None = Field(None, description='Value axis title, e.g. "Temperature anomaly".')
-    period: Literal["auto", "decade", "year"] = Field(
+    period: Literal["auto", "decade", "year"] = advanced(
         "auto", description="Bars per decade or per year (auto: decades for series of 50 years or more).")
     future: int | None = Field(
         None, description="Future year to ask about (default: 40 years after the last complete period).")
 
 
-class TailorChart(Task):
+class TailorChart(Task[ChartParams]):
     name = "chart"
     title = "Tailor a chart to its audience"
     summary = "Time-series charts for the public, professionals and decision-makers, annotated from the data."
-    Params = ChartParams
+    headline = ("rise", "last_mean", "change_year", "slope_per_decade")
+
+    def check(self, data: pl.DataFrame, params: ChartParams, model: ModelRecord | None) -> None:
+        from workbench_charts.series import observations
+
+        last = int(observations(data, params.date, params.value)["year"].max())
+        if params.future is not None and params.future <= last:
+            raise WorkbenchError(f"future year {params.future} is not after the data's last year ({last}); "
+                                 f"pass a year after {last}, or leave future out")
 
     def run(self, data: pl.DataFrame, params: ChartParams, ctx: RunContext) -> Result:
-        from workbench.charts import format_number
+        from workbench_charts.annotations import format_number
         from workbench_charts.audiences import BUILDERS, Wording
         from workbench_charts.series import facts as series_facts
 
@@ -56,7 +66,7 @@ class TailorChart(Task):
             "first_mean": round(facts.first["mean"], digits), "last_mean": round(facts.last["mean"], digits),
             "rise": round(facts.rise, digits), "change_year": facts.change_year,
             "slope_per_decade": round((facts.slope_after or 0.0) * 10, digits + 1),
-            "complete_periods": facts.periods.height, "decimals": digits,
+            "complete_periods": facts.periods.height,
         }
         since = f"; the trend changed in {facts.change_year}" if facts.change_year else ""
         summary = (f"{facts.periods.height} complete {facts.period}s of `{params.value}`: {rise} from the "

@@ -1,6 +1,6 @@
 """Built-in plugin `feature-selection`: Optuna over feature subsets, with the classic methods side by side."""
 
-from workbench import hookimpl
+from workbench.sdk import hookimpl
 from workbench_featsel.task import FeatureSelection
 
 

@@ -9,7 +9,7 @@ import polars as pl
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 
-from workbench import WorkbenchError
+from workbench.sdk import WorkbenchError
 
 CLASSIFICATION_METRICS = {"f1_weighted": "f1_weighted", "f1_macro": "f1_macro", "accuracy": "accuracy"}
 REGRESSION_METRICS = {"rmse": "neg_root_mean_squared_error", "mae": "neg_mean_absolute_error", "r2": "r2"}
@@ -64,11 +64,9 @@ def infer_kind(target: pl.Series, requested: str) -> str:
                          "or a quantity; set task_type=classification or task_type=regression")
 
 
-def build_problem(data: pl.DataFrame, target: str, task_type: str, metric: str, folds: int, test_size: float,
-                  seed: int) -> Problem:
-    """Validate, encode and split; every refusal names the problem and the fix."""
-    from workbench.encoding import RobustOneHotEncoder
-
+def check_target(data: pl.DataFrame, target: str, task_type: str, metric: str, folds: int,
+                 test_size: float) -> tuple[str, str]:
+    """Refuse a target the search cannot use; (task kind, metric) when it can."""
     y_series = data.get_column(target)
     if y_series.null_count():
         raise WorkbenchError(f"target {target!r} has {y_series.null_count()} missing values; drop those rows first")
@@ -89,6 +87,18 @@ def build_problem(data: pl.DataFrame, target: str, task_type: str, metric: str, 
             raise WorkbenchError(
                 f"class {smallest[0]!r} of {target!r} has {smallest[1]} rows; {folds} folds after a {test_size:.0%} "
                 f"test split need at least {needed} per class (lower folds or drop that class)")
+    if data.width < 2:
+        raise WorkbenchError(f"the data has no column besides the target {target!r}; add features")
+    return kind, metric
+
+
+def build_problem(data: pl.DataFrame, target: str, task_type: str, metric: str, folds: int, test_size: float,
+                  seed: int) -> Problem:
+    """Validate, encode and split; every refusal names the problem and the fix."""
+    from workbench.sdk import RobustOneHotEncoder
+
+    kind, metric = check_target(data, target, task_type, metric, folds, test_size)
+    y_series = data.get_column(target)
     features = data.drop(target)
     dropped = [name for name in features.columns
                if features[name].null_count() == features.height or features[name].drop_nulls().n_unique() <= 1]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import altair as alt
 import polars as pl
 
-from workbench import ModelArtifact, Result
-from workbench.charts import ACCENT, MUTED, themed
+from workbench.sdk import ACCENT, MUTED, ModelArtifact, Result, themed
 from workbench_featsel.problem import Problem
 from workbench_featsel.search import SearchResult
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
-from workbench import WorkbenchError
-from workbench.progress import ProgressReporter
+from workbench.sdk import ProgressReporter, RunContext, WorkbenchError, validate_name
 from workbench_featsel.models import cross_validate
 from workbench_featsel.problem import Problem
 
@@ -27,21 +25,31 @@ class SearchResult:
     history: list[tuple[float, float]] = field(default_factory=list)  # (seconds, best cv so far) per trial
 
 
-def open_storage(storage: str | None, study: str | None, home: Path):
-    """`journal:PATH` (safe for many processes on one machine), an Optuna/SQLAlchemy URL, or in memory."""
+def open_storage(storage: str | None, study: str | None, ctx: RunContext):
+    """`journal:PATH` (safe for many processes on one machine), an Optuna/SQLAlchemy URL, or in memory.
+
+    A study name with no storage keeps its journal in the task's state folder; a relative journal path lives
+    there too, so no parameter writes outside the workspace unless it names an absolute path.
+    """
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
+    if study is not None:
+        validate_name(study, "study name")
     if storage is None and study is None:
         return None
     if storage is None:
-        (home / "optuna").mkdir(parents=True, exist_ok=True)
-        storage = f"journal:{home / 'optuna' / study}.journal"
+        storage = f"journal:{study}.journal"
     if storage.startswith("journal:"):
-        return JournalStorage(JournalFileBackend(storage.removeprefix("journal:")))
+        path = ctx.storage_path(storage.removeprefix("journal:"), "optuna")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(str(path)))
     if storage.startswith("sqlite"):
         raise WorkbenchError("SQLite storage locks up under concurrent workers; use storage=journal:PATH on one "
                              "machine, or a PostgreSQL URL across machines")
+    if "://" not in storage:
+        raise WorkbenchError(f"storage {storage!r} is neither journal:PATH nor a database URL "
+                             "(postgresql+psycopg://user@host/db)")
     return storage
 
 

@@ -4,45 +4,81 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from workbench import ModelArtifact, Result, RunContext, Task, TaskParams, column
+from workbench.sdk import (
+    ModelArtifact,
+    Result,
+    RunContext,
+    Task,
+    TaskParams,
+    WorkbenchError,
+    advanced,
+    column,
+    validate_name,
+)
 
 if TYPE_CHECKING:
     import polars as pl
 
+    from workbench.sdk import ModelRecord
+
 
 class FeatureSelectionParams(TaskParams):
     target: str = column("target", "Column to predict.", fit_only=True)
-    task_type: Literal["auto", "classification", "regression"] = Field(
+    task_type: Literal["auto", "classification", "regression"] = advanced(
         "auto", description="Inferred from the target when unambiguous.")
     model: Literal["random_forest", "lightgbm", "logistic", "linear"] = Field(
         "random_forest", description="The fixed model every subset is scored with (logistic/linear: scaled).")
-    metric: Literal["auto", "f1_weighted", "f1_macro", "accuracy", "rmse", "mae", "r2"] = Field(
+    metric: Literal["auto", "f1_weighted", "f1_macro", "accuracy", "rmse", "mae", "r2"] = advanced(
         "auto", description="auto: weighted F1 for classification, RMSE for regression.")
-    folds: int = Field(5, ge=2, le=20, description="Cross-validation folds on the training split.")
-    test_size: float = Field(0.2, gt=0, lt=0.9, description="Held-out share (stratified when classifying).")
-    seed: int = Field(0, description="Seed of the split, the folds, the model and the sampler.")
+    folds: int = advanced(5, ge=2, le=20, description="Cross-validation folds on the training split.")
+    test_size: float = advanced(0.2, gt=0, lt=0.9, description="Held-out share (stratified when classifying).")
     trials: int = Field(100, ge=1, description="Optuna trials (in total, across workers sharing a study).")
-    penalty: float = Field(1e-4, ge=0, description="Subtracted from the CV score per feature used.")
-    sampler: Literal["tpe", "nsga2"] = Field(
+    penalty: float = advanced(1e-4, ge=0, description="Subtracted from the CV score per feature used.")
+    sampler: Literal["tpe", "nsga2"] = advanced(
         "tpe", description="tpe: one objective; nsga2: the Pareto front of CV score against feature count.")
-    k: int | None = Field(None, ge=1, description="Features kept by the classic methods (default: 10, or half).")
-    compare: bool = Field(True, description="Also run SelectKBest, forward SFS, importance top-k and all features.")
-    storage: str | None = Field(
+    k: int | None = advanced(None, ge=1, description="Features kept by the classic methods (default: 10, or half).")
+    compare: bool = advanced(True, description="Also run SelectKBest, forward SFS, importance top-k and all features.")
+    storage: str | None = advanced(
         None, description="Shared study storage: journal:PATH (one machine) or postgresql://... (many).")
-    study: str | None = Field(None, description="Study name; workers with the same name share the trials.")
-    n_jobs: int = Field(1, description="Cores per model fit (-1: all); on small data, run workers instead.")
+    study: str | None = advanced(None, description="Study name; workers with the same name share the trials.")
+    n_jobs: int = advanced(1, description="Cores per model fit (-1: all); on small data, run workers instead.")
 
 
-class FeatureSelection(Task):
+    @field_validator("study")
+    @classmethod
+    def _study_name(cls, study: str | None) -> str | None:
+        return None if study is None else validate_name(study, "study name")
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_inside(cls, storage: str | None) -> str | None:
+        path = (storage or "").removeprefix("journal:")
+        if storage and storage.startswith("journal:") and ".." in PurePath(path).parts:
+            raise WorkbenchError(f"storage {storage!r} climbs out of the workspace with '..'; use a path inside it, "
+                                 "or an absolute path")
+        return storage
+
+
+class FeatureSelection(Task[FeatureSelectionParams]):
     name = "feature-selection"
     title = "Feature selection with Optuna"
     summary = "Search feature subsets with Optuna (TPE or NSGA-II) beside SelectKBest, forward SFS and importance."
-    Params = FeatureSelectionParams
     applies_models = True
+
+    def check(self, data: pl.DataFrame, params: FeatureSelectionParams, model: ModelRecord | None) -> None:
+        if model is not None:
+            from workbench_featsel.apply import check_inputs
+
+            return check_inputs(data, model.path)
+        from workbench_featsel.problem import check_target
+
+        check_target(data, params.target, params.task_type, params.metric, params.folds, params.test_size)
+        return None
 
     def run(self, data: pl.DataFrame, params: FeatureSelectionParams, ctx: RunContext) -> Result:
         if ctx.model is not None:
@@ -55,10 +91,10 @@ class FeatureSelection(Task):
         from workbench_featsel.search import open_storage, search
 
         problem = build_problem(data, params.target, params.task_type, params.metric, params.folds,
-                                params.test_size, params.seed)
-        model = make_model(params.model, problem.kind, params.seed, params.n_jobs)
-        storage = open_storage(params.storage, params.study, ctx.registry.home)
-        found = search(problem, model, trials=params.trials, penalty=params.penalty, seed=params.seed,
+                                params.test_size, ctx.seed)
+        model = make_model(params.model, problem.kind, ctx.seed, params.n_jobs)
+        storage = open_storage(params.storage, params.study, ctx)
+        found = search(problem, model, trials=params.trials, penalty=params.penalty, seed=ctx.seed,
                        pareto=params.sampler == "nsga2", storage=storage, study_name=params.study,
                        progress=ctx.progress)
         rows = [_row("optuna", problem, found.best_mask, found.best_cv,
@@ -98,12 +134,12 @@ def _row(method: str, problem, mask, cv: float, test: float, seconds: float) -> 
 
 def _save(ctx: RunContext, problem, model, mask, target: str) -> ModelArtifact:
     """The chosen features and the model refitted on the whole training split (skops, no pickle)."""
-    from workbench.artifacts import save_model
+    from workbench.sdk import save_skops
     from workbench_featsel.models import fit_on
 
     folder = ctx.new_model_dir("featsel")
     columns = problem.columns(mask)
-    save_model(fit_on(model, problem, problem.train, columns), folder / "model.skops")
+    save_skops(fit_on(model, problem, problem.train, columns), folder / "model.skops")
     selection = {"target": target, "kind": problem.kind, "metric": problem.metric,
                  "input_features": problem.features,
                  "features": [name for name, keep in zip(problem.features, mask, strict=True) if keep],

@@ -1,6 +1,6 @@
 """Built-in plugin `fewshot`: text classifiers from a handful of labels (SetFit, embeddings + LR, zero-shot)."""
 
-from workbench import hookimpl
+from workbench.sdk import hookimpl
 from workbench_fewshot.task import FewShot
 
 

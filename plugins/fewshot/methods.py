@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.progress import ProgressReporter
+from workbench.sdk import ProgressReporter
 from workbench_fewshot.backbone import Embedder
 
 ZERO_SHOT_TEMPERATURE = 0.05
@@ -50,13 +50,13 @@ def fit_logistic_head(vectors: np.ndarray, label_ids: np.ndarray, seed: int):
 
 
 def train_setfit(reference: str, texts: list[str], label_ids: np.ndarray, settings: dict[str, Any],
-                 work_dir: Path, progress: ProgressReporter, device: str):
+                 scratch_dir: Path, progress: ProgressReporter, device: str):
     """Contrastive fine-tuning on pairs from the examples, then SetFit's logistic-regression head."""
     from datasets import Dataset
     from setfit import SetFitModel, Trainer, TrainingArguments
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
-    from workbench.huggingface import quiet_huggingface
+    from workbench.sdk import quiet_huggingface
     from workbench_fewshot.backbone import load_failure
 
     quiet_huggingface()
@@ -68,7 +68,7 @@ def train_setfit(reference: str, texts: list[str], label_ids: np.ndarray, settin
         model.model_body.max_seq_length = settings["max_length"]
     args = TrainingArguments(
         batch_size=settings["batch_size"], num_epochs=settings["epochs"], num_iterations=settings["iterations"],
-        seed=settings["seed"], max_length=settings["max_length"], output_dir=str(work_dir / "setfit-checkpoints"),
+        seed=settings["seed"], max_length=settings["max_length"], output_dir=str(scratch_dir / "setfit-checkpoints"),
         save_strategy="no", report_to="none", show_progress_bar=False,
     )
     dataset = Dataset.from_dict({"text": texts, "label": [int(i) for i in label_ids]})

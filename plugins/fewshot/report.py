@@ -34,7 +34,7 @@ def confusion_chart(confusion: pl.DataFrame, title: str):
     """Heatmap of the share of each gold label predicted as each label, with the counts written in."""
     import altair as alt
 
-    from workbench.charts import themed
+    from workbench.sdk import themed
 
     base = alt.Chart(confusion).encode(
         x=alt.X("predicted:N", title="Predicted"), y=alt.Y("gold:N", title="Gold"))

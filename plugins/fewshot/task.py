@@ -7,65 +7,75 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from workbench import ModelArtifact, Result, RunContext, Task, TaskParams, WorkbenchError, column
+from workbench.sdk import ModelArtifact, Result, RunContext, Task, TaskParams, WorkbenchError, advanced, column
 
 if TYPE_CHECKING:
     import numpy as np
     import polars as pl
 
-    from workbench.reports import RecordedRun, ReportSection
+    from workbench.sdk import ModelRecord, RecordedRun, ReportSection
     from workbench_fewshot.methods import FewShotClassifier
 
 METHOD_TITLES = {"setfit": "SetFit", "embeddings": "Embeddings + logistic regression", "zeroshot": "Zero-shot"}
 
 
 class FewShotParams(TaskParams):
-    text: str = column("text", "Column with the texts to classify.")
+    text: str = column("text", "Column with the texts to classify.", kind="text")
     label: str | None = column("label", "Column with the labels, for training and evaluation.", None, fit_only=True)
     method: Literal["setfit", "embeddings", "zeroshot"] = Field(
         "setfit", description="SetFit fine-tuning, frozen embeddings + logistic regression, or zero-shot cosine.")
     shots: int | None = Field(
         None, ge=1, description="Examples sampled per class to train on (default: every row); the rest are held out.")
-    backbone: str | None = Field(
+    backbone: str | None = advanced(
         None, description="Sentence-transformer folder or hub id (default: the offline all-MiniLM-L6-v2).")
-    epochs: int = Field(1, ge=1, le=100, description="SetFit contrastive epochs.")
-    iterations: int = Field(20, ge=1, le=1000, description="SetFit pair iterations: 2 x iterations x examples pairs.")
-    batch_size: int = Field(16, ge=1, le=1024, description="Batch size for training and for embedding.")
-    max_length: int | None = Field(128, ge=8, le=8192, description="Tokens kept per text (longer texts are cut).")
-    seed: int = Field(0, description="Seed of the sampling, the pairs and the head.")
+    epochs: int = advanced(1, ge=1, le=100, description="SetFit contrastive epochs.")
+    iterations: int = advanced(20, ge=1, le=1000, description="SetFit pair iterations: 2 x iterations x examples.")
+    batch_size: int = advanced(16, ge=1, le=1024, description="Batch size for training and for embedding.")
+    max_length: int | None = advanced(128, ge=8, le=8192, description="Tokens kept per text (longer texts are cut).")
     label_descriptions: dict[str, str] | None = Field(
         None, description='Zero-shot: what each label means, e.g. {"1": "a sensational headline"} (default: names).')
-    eval_rows: int = Field(1000, ge=0, description="Held-out rows evaluated after training (0: none).")
-    cache: bool = Field(True, description="Reuse embeddings cached by (model, text) in the workbench home.")
+    eval_rows: int = advanced(1000, ge=0, description="Held-out rows evaluated after training (0: none).")
+    cache: bool = advanced(True, description="Reuse embeddings cached by (model, text) in the workbench home.")
 
 
-class FewShot(Task):
+class FewShot(Task[FewShotParams]):
     name = "fewshot"
     title = "Few-shot text classification"
     summary = "Classify texts from a few labelled examples: SetFit, embeddings + logistic regression, or zero-shot."
-    Params = FewShotParams
     applies_models = True
+    headline = ("accuracy", "macro_f1", "train_examples", "eval_rows")
+
+    def check(self, data: pl.DataFrame, params: FewShotParams, model: ModelRecord | None) -> None:
+        from workbench.sdk import text_values
+        from workbench_fewshot.backbone import resolve_backbone
+        from workbench_fewshot.data import check_classes, labels_of
+
+        text_values(data, params.text)
+        if model is not None:
+            return
+        if params.label is None and not (params.method == "zeroshot" and params.label_descriptions):
+            raise WorkbenchError("training needs the label column: pass -p label=COLUMN "
+                                 "(zero-shot may pass -p label_descriptions=... instead)")
+        if params.label is not None:
+            check_classes(labels_of(data, params.label), params.label)
+        resolve_backbone(params.backbone)
 
     def run(self, data: pl.DataFrame, params: FewShotParams, ctx: RunContext) -> Result:
-        from workbench.cache import DiskCache, cache_path
-        from workbench.io import text_values
+        from workbench.sdk import text_values
 
         texts = text_values(data, params.text)
-        cache = DiskCache(cache_path(ctx.registry.home)) if params.cache else None
-        try:
-            if ctx.model is not None:
-                return self._apply(data, texts, params, ctx, cache)
-            return self._train(data, texts, params, ctx, cache)
-        finally:
-            if cache is not None:
-                cache.close()
+        if ctx.model is not None:
+            return self._apply(data, texts, params, ctx)
+        return self._train(data, texts, params, ctx)
 
-    def _apply(self, data, texts, params: FewShotParams, ctx: RunContext, cache) -> Result:
+    def _apply(self, data, texts, params: FewShotParams, ctx: RunContext) -> Result:
         import polars as pl
 
+        from workbench_fewshot.backbone import embedding_cache
         from workbench_fewshot.store import load_classifier
 
-        classifier = load_classifier(ctx.model.path, ctx.model.sha256, ctx.device, cache)
+        classifier = load_classifier(ctx.model.path, ctx.model.sha256, ctx.device,
+                                     lambda key: embedding_cache(ctx, key, params.cache))
         predicted, probability, seconds = _predict(classifier, texts, ctx)
         table = data.with_columns(pl.Series("predicted_label", predicted), pl.Series("probability", probability))
         metrics = {"method": classifier.method, "rows": len(texts), **_speed(classifier, len(texts), seconds)}
@@ -79,36 +89,33 @@ class FewShot(Task):
                                   "labelled texts given" if labelled else "")
         return result
 
-    def _train(self, data, texts, params: FewShotParams, ctx: RunContext, cache) -> Result:
+    def _train(self, data, texts, params: FewShotParams, ctx: RunContext) -> Result:
         import numpy as np
         import polars as pl
 
         from workbench_fewshot.data import check_classes, labels_of, sample_per_class
 
-        if params.label is None and not (params.method == "zeroshot" and params.label_descriptions):
-            raise WorkbenchError("training needs the label column: pass -p label=COLUMN "
-                                 "(zero-shot may pass -p label_descriptions=... instead)")
         gold = labels_of(data, params.label) if params.label else None
         classes = check_classes(gold, params.label) if gold else sorted(params.label_descriptions)
         short: dict[str, int] = {}
         if params.method == "zeroshot":
             train_rows = np.array([], dtype=int)
         elif params.shots:
-            train_rows, short = sample_per_class(gold, params.shots, params.seed)
+            train_rows, short = sample_per_class(gold, params.shots, ctx.seed)
         else:
             train_rows = np.arange(len(texts))
         started = time.perf_counter()
-        classifier, setfit_model = self._fit(texts, gold, classes, train_rows, params, ctx, cache)
+        classifier, body = self._fit(texts, gold, classes, train_rows, params, ctx)
         train_seconds = time.perf_counter() - started
         folder = ctx.new_model_dir("fewshot")
         from workbench_fewshot.store import save_classifier
 
-        save_classifier(classifier, setfit_model, params.backbone, _settings(params), folder)
+        save_classifier(classifier, body, params.backbone, _settings(params, ctx.seed), folder)
         result = Result(metrics={"method": params.method, "classes": len(classes), "train_examples": len(train_rows),
                                  "train_seconds": round(train_seconds, 2)})
         if short:
             result.metrics["classes_short_of_shots"] = short
-        held_out = _held_out(len(texts), train_rows, params.eval_rows, params.seed) if gold else []
+        held_out = _held_out(len(texts), train_rows, params.eval_rows, ctx.seed) if gold else []
         if len(held_out):
             eval_texts = [texts[i] for i in held_out]
             predicted, probability, seconds = _predict(classifier, eval_texts, ctx)
@@ -126,25 +133,33 @@ class FewShot(Task):
                                   shots=params.shots)
         return result
 
-    def _fit(self, texts, gold, classes, train_rows, params: FewShotParams, ctx: RunContext, cache):
+    def _fit(self, texts, gold, classes, train_rows, params: FewShotParams, ctx: RunContext):
+        """The classifier, and the fine-tuned body to save (SetFit only)."""
         import numpy as np
 
-        from workbench_fewshot.backbone import Embedder, load_sentence_model, model_key, resolve_backbone
+        from workbench_fewshot.backbone import (
+            Embedder,
+            embedding_cache,
+            load_sentence_model,
+            model_key,
+            resolve_backbone,
+        )
         from workbench_fewshot.methods import FewShotClassifier, fit_logistic_head, train_setfit
 
         reference = resolve_backbone(params.backbone)
         train_texts = [texts[i] for i in train_rows]
         label_ids = np.array([classes.index(gold[i]) for i in train_rows], dtype=int)
         if params.method == "setfit":
-            model = train_setfit(reference, train_texts, label_ids, _settings(params), ctx.work_dir, ctx.progress,
-                                 ctx.device)
-            embedder = Embedder(model.model_body, None, None, params.batch_size)
-            return FewShotClassifier("setfit", classes, embedder, model.model_head), model
+            model = train_setfit(reference, train_texts, label_ids, _settings(params, ctx.seed), ctx.scratch_dir,
+                                 ctx.progress, ctx.device)
+            embedder = Embedder(model.model_body, None, params.batch_size)
+            return FewShotClassifier("setfit", classes, embedder, model.model_head), model.model_body
         body = load_sentence_model(reference, params.max_length, ctx.device)
-        embedder = Embedder(body, model_key(reference, params.max_length), cache, params.batch_size)
+        cache = embedding_cache(ctx, model_key(reference, params.max_length), params.cache)
+        embedder = Embedder(body, cache, params.batch_size)
         if params.method == "embeddings":
             vectors = embedder.encode(train_texts, ctx.progress, "Embedding training texts")
-            head = fit_logistic_head(vectors, label_ids, params.seed)
+            head = fit_logistic_head(vectors, label_ids, ctx.seed)
             return FewShotClassifier("embeddings", classes, embedder, head), None
         descriptions = [(params.label_descriptions or {}).get(label, label) for label in classes]
         classifier = FewShotClassifier("zeroshot", classes, embedder, descriptions=descriptions)
@@ -153,7 +168,7 @@ class FewShot(Task):
 
     def report(self, run: RecordedRun) -> list[ReportSection]:
         """Per-label quality, weakest recall first, beside the confusion matrix."""
-        from workbench.reports import ReportSection
+        from workbench.sdk import ReportSection
 
         per_label = run.tables.get("per_label")
         if per_label is None:
@@ -166,8 +181,8 @@ class FewShot(Task):
         return [ReportSection("Per-label quality", text, per_label)]
 
 
-def _settings(params: FewShotParams) -> dict:
-    return params.model_dump(include={"epochs", "iterations", "batch_size", "max_length", "seed"})
+def _settings(params: FewShotParams, seed: int) -> dict:
+    return {**params.model_dump(include={"epochs", "iterations", "batch_size", "max_length"}), "seed": seed}
 
 
 def _held_out(rows: int, train_rows: np.ndarray, limit: int, seed: int) -> list[int]:

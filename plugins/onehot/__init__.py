@@ -1,6 +1,6 @@
 """Built-in plugin `onehot`: robust one-hot encoding, fitted once and applied to any later data."""
 
-from workbench import hookimpl
+from workbench.sdk import hookimpl
 from workbench_onehot.task import OneHot
 
 

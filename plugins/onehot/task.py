@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from workbench import ModelArtifact, Result, RunContext, Task, TaskParams, column
+from workbench.sdk import ModelArtifact, Result, RunContext, Task, TaskParams, advanced, column
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from workbench.reports import RecordedRun, ReportSection
+    from workbench.sdk import RecordedRun, ReportSection
 
 ENCODER_FILE = "encoder.json"
 
@@ -22,25 +22,25 @@ class OneHotParams(TaskParams):
         "categorical", "Columns to encode (default: every string, categorical and boolean column).", None)
     handle_unknown: Literal["ignore", "infrequent"] = Field(
         "ignore", description="Unseen levels at transform: all zeros, or the column's 'infrequent' indicator.")
-    min_frequency: float | None = Field(
+    min_frequency: float | None = advanced(
         None, gt=0, description="Group levels rarer than this (a count, or a share of rows when below 1).")
-    max_categories: int | None = Field(
+    max_categories: int | None = advanced(
         None, ge=2, description="Keep at most this many columns per feature, the infrequent one included.")
-    missing: Literal["level", "zeros"] = Field(
+    missing: Literal["level", "zeros"] = advanced(
         "level", description="Missing values as their own 'nan' indicator, or as all zeros.")
-    max_levels: int = Field(
+    max_levels: int = advanced(
         100_000, ge=1, description="Refuse a column with more distinct levels unless max_categories is set.")
 
 
-class OneHot(Task):
+class OneHot(Task[OneHotParams]):
     name = "onehot"
     title = "Robust one-hot encoding"
     summary = "Fit an encoder once; apply it to any later data with identical output columns and a drift report."
-    Params = OneHotParams
     applies_models = True
+    headline = ("output_columns", "rows", "unseen_levels", "rows_with_unseen")
 
     def run(self, data: pl.DataFrame, params: OneHotParams, ctx: RunContext) -> Result:
-        from workbench.encoding import RobustOneHotEncoder
+        from workbench.sdk import RobustOneHotEncoder
 
         models = []
         if ctx.model is not None:
@@ -73,7 +73,7 @@ class OneHot(Task):
 
     def report(self, run: RecordedRun) -> list[ReportSection]:
         """Drift: the levels the data brought that the encoder never saw."""
-        from workbench.reports import ReportSection
+        from workbench.sdk import ReportSection
 
         drift = run.tables.get("drift")
         if drift is None:

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from workbench import hookimpl
+from workbench.sdk import hookimpl
 from workbench_relations.task import Relations
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from workbench import WorkbenchError
+from workbench.sdk import WorkbenchError
 from workbench_relations.triples import CONLL04_LABELS, Triple, write_lines
 
 

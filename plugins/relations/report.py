@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from workbench import ModelArtifact, Result
+from workbench.sdk import ModelArtifact, Result
 from workbench_relations.generation import Generations
 from workbench_relations.lora import LoraSettings
 from workbench_relations.scoring import evaluate
@@ -50,7 +50,7 @@ def f1_chart(per_relation: pl.DataFrame):
     """Strict and lenient F1 per relation, side by side."""
     import altair as alt
 
-    from workbench.charts import themed
+    from workbench.sdk import themed
 
     long = per_relation.select("relation", "strict_f1", "lenient_f1").unpivot(
         index="relation", variable_name="match", value_name="f1").with_columns(
@@ -67,7 +67,7 @@ def training_result(before: Result | None, after: Result | None, losses: list[fl
     """Loss curve, scores before and after on the held-out rows, and the adapter to register."""
     import altair as alt
 
-    from workbench.charts import themed
+    from workbench.sdk import themed
 
     loss = pl.DataFrame({"step": range(1, len(losses) + 1), "loss": losses})
     tail = losses[-10:]

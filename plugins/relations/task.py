@@ -5,57 +5,89 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from workbench import Result, RunContext, Task, TaskParams, WorkbenchError, column
+from workbench.sdk import Result, RunContext, Task, TaskParams, WorkbenchError, advanced, column
 
 if TYPE_CHECKING:
     import polars as pl
 
-    from workbench.reports import RecordedRun, ReportSection
+    from workbench.sdk import ModelRecord, RecordedRun, ReportSection
     from workbench_relations.language_model import LoadedModel
 
 
 class RelationsParams(TaskParams):
-    text: str = column("text", "Column with the sentences.")
+    text: str = column("text", "Column with the sentences.", kind="text")
     gold: str | None = column("gold triples", "Column of gold triples, one `head|relation|tail` per line "
                               "(evaluation, and the targets for training).", None, fit_only=True)
     mode: Literal["extract", "teach", "train"] = Field(
         "extract", description="extract (and evaluate when gold is given), label with a teacher, or train LoRA.")
     base_model: str | None = Field(
         None, description="Hub id, folder or GGUF file (default: the offline SmolLM2-135M-Instruct GGUF).")
-    system_prompt: str | None = Field(None, description="System prompt (default: the triple-per-line prompt).")
+    system_prompt: str | None = advanced(None, description="System prompt (default: the triple-per-line prompt).")
     labels: list[str] | None = Field(
         None, description="Closed set of relation labels: listed in the prompt and enforced when parsing.")
-    batch_size: int = Field(16, ge=1, le=512, description="Sentences generated together.")
-    max_new_tokens: int = Field(64, ge=1, le=4096, description="Most tokens generated per sentence.")
-    num_beams: int = Field(1, ge=1, le=16, description="Beam width (1: greedy).")
-    temperature: float | None = Field(None, gt=0, le=5, description="Sample at this temperature (default: greedy).")
-    repetition_penalty: float | None = Field(None, ge=1, le=3, description="Penalise repeated tokens.")
+    batch_size: int = advanced(16, ge=1, le=512, description="Sentences generated together.")
+    max_new_tokens: int = advanced(64, ge=1, le=4096, description="Most tokens generated per sentence.")
+    num_beams: int = advanced(1, ge=1, le=16, description="Beam width (1: greedy).")
+    temperature: float | None = advanced(None, gt=0, le=5, description="Sample at this temperature (default: greedy).")
+    repetition_penalty: float | None = advanced(None, ge=1, le=3, description="Penalise repeated tokens.")
     teacher_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1.")
     teacher_model: str | None = Field(None, description="The teacher's model name on that server.")
-    teacher_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key.")
-    teacher_rps: float = Field(5.0, gt=0, description="Most teacher requests started per second.")
-    teacher_concurrency: int = Field(4, ge=1, le=64, description="Teacher requests in flight at once.")
-    teacher_retries: int = Field(3, ge=0, le=10, description="Retries of a failed teacher request.")
-    epochs: int = Field(3, ge=1, le=100, description="LoRA training epochs.")
-    learning_rate: float = Field(2e-4, gt=0, le=1, description="LoRA learning rate.")
-    lora_rank: int = Field(16, ge=1, le=256, description="LoRA rank (alpha is twice the rank).")
-    train_batch_size: int = Field(8, ge=1, le=256, description="Conversations per training step.")
-    max_length: int = Field(256, ge=16, le=8192, description="Tokens kept per training conversation.")
-    eval_rows: int = Field(100, ge=0, description="Rows held out of training to evaluate before and after it.")
-    seed: int = Field(0, description="Seed of the held-out draw, the shuffling and the LoRA initialisation.")
+    teacher_key_env: str = advanced(
+        "WORKBENCH_TEACHER_API_KEY", description="Environment variable holding the teacher's API key: "
+        "WORKBENCH_TEACHER_API_KEY, or one named in WORKBENCH_TEACHER_KEY_VARIABLES (a comma-separated allow-list).")
+    teacher_rps: float = advanced(5.0, gt=0, description="Most teacher requests started per second.")
+    teacher_concurrency: int = advanced(4, ge=1, le=64, description="Teacher requests in flight at once.")
+    teacher_retries: int = advanced(3, ge=0, le=10, description="Retries of a failed teacher request.")
+    epochs: int = advanced(3, ge=1, le=100, description="LoRA training epochs.")
+    learning_rate: float = advanced(2e-4, gt=0, le=1, description="LoRA learning rate.")
+    lora_rank: int = advanced(16, ge=1, le=256, description="LoRA rank (alpha is twice the rank).")
+    train_batch_size: int = advanced(8, ge=1, le=256, description="Conversations per training step.")
+    max_length: int = advanced(256, ge=16, le=8192, description="Tokens kept per training conversation.")
+    eval_rows: int = advanced(100, ge=0, description="Rows held out of training to evaluate before and after it.")
 
 
-class Relations(Task):
+    @field_validator("teacher_url")
+    @classmethod
+    def _http_only(cls, url: str | None) -> str | None:
+        from workbench_relations.teacher import check_url
+
+        return None if url is None else check_url(url)
+
+    @field_validator("teacher_key_env")
+    @classmethod
+    def _allowed_key(cls, name: str) -> str:
+        from workbench_relations.teacher import allowed_key_variable
+
+        return allowed_key_variable(name)
+
+
+class Relations(Task[RelationsParams]):
     name = "relations"
     title = "LLM relation extraction"
     summary = "Extract head|relation|tail triples with an LLM; evaluate, label with a teacher, distil with LoRA."
-    Params = RelationsParams
+    headline = ("strict_f1", "lenient_f1", "strict_f1_after", "unparsed_share", "triples", "sentences_per_second")
     applies_models = True
 
+    def check(self, data: pl.DataFrame, params: RelationsParams, model: ModelRecord | None) -> None:
+        from workbench.sdk import text_values
+        from workbench_relations.language_model import resolve
+
+        text_values(data, params.text)
+        if model is not None:
+            return
+        if params.mode == "teach" and not (params.teacher_url and params.teacher_model):
+            raise WorkbenchError("mode=teach needs the teacher: pass -p teacher_url=http://HOST/v1 "
+                                 "-p teacher_model=NAME")
+        if params.mode == "train" and (params.gold is None or params.gold not in data.columns):
+            raise WorkbenchError("mode=train needs gold triples: pass -p gold=COLUMN (label sentences first with "
+                                 "-p mode=teach if you have none)")
+        if params.mode != "teach":
+            resolve(params.base_model)
+
     def run(self, data: pl.DataFrame, params: RelationsParams, ctx: RunContext) -> Result:
-        from workbench.io import text_values
+        from workbench.sdk import text_values
 
         texts = text_values(data, params.text)
         if ctx.model is None and params.mode == "teach":
@@ -75,7 +107,7 @@ class Relations(Task):
 
     def report(self, run: RecordedRun) -> list[ReportSection]:
         """Per-relation scores, strict beside lenient."""
-        from workbench.reports import ReportSection
+        from workbench.sdk import ReportSection
 
         table = run.tables.get("per_relation")
         if table is None or "strict_f1" not in table.columns:
@@ -112,22 +144,15 @@ def _extract(loaded: LoadedModel, texts, gold, params: RelationsParams, ctx: Run
 def _teach(data: pl.DataFrame, texts, params: RelationsParams, ctx: RunContext) -> Result:
     import polars as pl
 
-    from workbench.cache import DiskCache, cache_path
     from workbench_relations.generation import system_prompt
     from workbench_relations.teacher import Teacher, TeacherSettings
     from workbench_relations.triples import parse_output, write_lines
 
-    if not (params.teacher_url and params.teacher_model):
-        raise WorkbenchError("mode=teach needs the teacher: pass -p teacher_url=http://HOST/v1 -p teacher_model=NAME")
     settings = TeacherSettings(params.teacher_url, params.teacher_model, params.teacher_key_env,
                                max(params.max_new_tokens, 128), params.teacher_rps, params.teacher_concurrency,
                                params.teacher_retries)
-    cache = DiskCache(cache_path(ctx.registry.home))
-    try:
-        teacher = Teacher(settings, cache)
-        answers = teacher.label(system_prompt(params.system_prompt, params.labels), texts, ctx.progress)
-    finally:
-        cache.close()
+    teacher = Teacher(settings, ctx.cache(f"teacher:{settings.fingerprint()}"))
+    answers = teacher.label(system_prompt(params.system_prompt, params.labels), texts, ctx.progress)
     parsed = [parse_output(answer, params.labels) for answer in answers]
     column = params.gold or "triples"
     labelled = data.with_columns(pl.Series(column, [write_lines(p.triples) for p in parsed]))
@@ -149,11 +174,8 @@ def _train(data: pl.DataFrame, texts, params: RelationsParams, ctx: RunContext) 
     from workbench_relations.report import training_result
     from workbench_relations.triples import write_lines
 
-    gold = _gold(data, params)
-    if gold is None:
-        raise WorkbenchError("mode=train needs gold triples: pass -p gold=COLUMN (label sentences first with "
-                             "-p mode=teach if you have none)")
-    order = np.random.default_rng(params.seed).permutation(len(texts))
+    gold = _gold(data, params)  # present: checked before the run
+    order = np.random.default_rng(ctx.seed).permutation(len(texts))
     held_out = sorted(order[:min(params.eval_rows, len(texts) - 1)].tolist())
     train_rows = sorted(order[len(held_out):].tolist())
     system = system_prompt(params.system_prompt, params.labels)
@@ -162,7 +184,7 @@ def _train(data: pl.DataFrame, texts, params: RelationsParams, ctx: RunContext) 
     before = _extract(loaded, [texts[i] for i in held_out], [gold[i] for i in held_out], params, ctx) \
         if held_out else None
     settings = LoraSettings(params.epochs, params.learning_rate, params.lora_rank, 2 * params.lora_rank,
-                            params.train_batch_size, params.max_length, params.seed)
+                            params.train_batch_size, params.max_length, ctx.seed)
     loaded.model, losses = train(loaded, system, [texts[i] for i in train_rows],
                                  [write_lines(gold[i]) for i in train_rows], settings, ctx.progress, quantized)
     after = _extract(loaded, [texts[i] for i in held_out], [gold[i] for i in held_out], params, ctx) \

@@ -12,23 +12,52 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from workbench import WorkbenchError
-from workbench.cache import DiskCache
-from workbench.progress import ProgressReporter
+from workbench.sdk import ProgressReporter, WorkbenchError
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
+DEFAULT_KEY_VARIABLE = "WORKBENCH_TEACHER_API_KEY"
+ALLOWED_KEY_VARIABLES = "WORKBENCH_TEACHER_KEY_VARIABLES"
+
+
+def allowed_key_variable(name: str) -> str:
+    """`name` if it may hold a teacher's key: the fixed variable, or one the user listed in the allow-list setting.
+
+    Any other variable (a cloud credential, say) is never read, so a shared parameter file cannot send it away.
+    """
+    allowed = {DEFAULT_KEY_VARIABLE} | {item.strip() for item in os.environ.get(ALLOWED_KEY_VARIABLES, "").split(",")
+                                        if item.strip()}
+    if name not in allowed:
+        raise WorkbenchError(f"teacher_key_env {name!r} is not an allowed key variable; put the key in "
+                             f"{DEFAULT_KEY_VARIABLE}, or list {name} in {ALLOWED_KEY_VARIABLES}")
+    return name
+
+
+def check_url(url: str) -> str:
+    """Only http and https teachers: no file:// or other schemes."""
+    from urllib.parse import urlparse
+
+    parts = urlparse(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise WorkbenchError(f"teacher_url {url!r} is not an http(s) URL; pass e.g. http://127.0.0.1:11434/v1")
+    return url
 
 
 @dataclass
 class TeacherSettings:
     base_url: str
     model: str
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: str = "WORKBENCH_TEACHER_API_KEY"
     max_tokens: int = 256
     requests_per_second: float = 5.0
     concurrency: int = 4
     retries: int = 3
     timeout: float = 120.0
+
+
+    def fingerprint(self) -> str:
+        """What the answers depend on besides the prompt: the server, the model and the answer length."""
+        text = f"{self.base_url.rstrip('/')}|{self.model}|{self.max_tokens}"
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class TeacherUnavailable(Exception):
@@ -38,10 +67,8 @@ class TeacherUnavailable(Exception):
 class Teacher:
     """Labels texts with a system prompt; each answer is cached as soon as it arrives, so a rerun pays only once."""
 
-    def __init__(self, settings: TeacherSettings, cache: DiskCache) -> None:
+    def __init__(self, settings: TeacherSettings, cache) -> None:
         self.settings, self.cache = settings, cache
-        self.namespace = "teacher:" + hashlib.sha256(
-            f"{settings.base_url.rstrip('/')}|{settings.model}|{settings.max_tokens}".encode()).hexdigest()[:16]
         self._next_start = 0.0
         self._lock = threading.Lock()
         self.requested = 0
@@ -49,7 +76,7 @@ class Teacher:
 
     def label(self, system: str, texts: list[str], progress: ProgressReporter) -> list[str]:
         keys = [f"{system}\n\n{text}" for text in texts]
-        found = {position: value.decode() for position, value in self.cache.get(self.namespace, keys).items()}
+        found = {position: value.decode() for position, value in self.cache.get(keys).items()}
         self.cached = len(found)
         missing = [position for position in range(len(texts)) if position not in found]
         with progress.bar("Teacher labels", total=len(texts)) as bar:
@@ -57,7 +84,7 @@ class Teacher:
 
             def ask(position: int) -> None:
                 answer = self._request(system, texts[position])
-                self.cache.put(self.namespace, [(keys[position], answer.encode())])
+                self.cache.put([(keys[position], answer.encode())])
                 found[position] = answer
                 bar.advance()
 
@@ -76,7 +103,7 @@ class Teacher:
         body = json.dumps({"model": self.settings.model, "temperature": 0, "max_tokens": self.settings.max_tokens,
                            "messages": [{"role": "system", "content": system}, {"role": "user", "content": text}]})
         headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.settings.api_key_env)
+        key = os.environ.get(allowed_key_variable(self.settings.api_key_env))
         if key:
             headers["Authorization"] = f"Bearer {key}"
         url = self.settings.base_url.rstrip("/") + "/chat/completions"

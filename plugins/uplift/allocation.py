@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench import WorkbenchError
+from workbench.sdk import WorkbenchError
 
 NONE = -1  # arm index of a customer who is not treated
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from workbench import WorkbenchError
+from workbench.sdk import WorkbenchError
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Campaign:
 
 
 def _encode(frame: pl.DataFrame, state: dict | None):
-    from workbench.encoding import RobustOneHotEncoder
+    from workbench.sdk import RobustOneHotEncoder
 
     if frame.width == 0:
         return None, None
@@ -55,8 +55,8 @@ def arm_costs(data: pl.DataFrame, arms: list[str], costs: dict[str, float] | Non
     return np.column_stack(columns)
 
 
-def prepare(data: pl.DataFrame, params, fitted: dict | None = None) -> tuple[Campaign, dict]:
-    """Check the contract and encode; `fitted` (from a registered model) fixes arms, features and encoders."""
+def check_contract(data: pl.DataFrame, params, fitted: dict | None = None) -> list[str]:
+    """Refuse data the uplift task cannot use; the treated arms (a registered model's, when applying)."""
     treatment = data[params.treatment]
     if treatment.null_count():
         raise WorkbenchError(f"treatment column {params.treatment!r} has {treatment.null_count()} missing values; "
@@ -69,8 +69,6 @@ def prepare(data: pl.DataFrame, params, fitted: dict | None = None) -> tuple[Cam
         if params.control not in labels:
             raise WorkbenchError(f"control label {params.control!r} is not in {params.treatment!r}; labels are: "
                                  f"{', '.join(labels)} (set control=...)")
-    arms = fitted["arms"] if fitted else [label for label in labels if label != params.control]
-    outcome = None
     if params.outcome in data.columns:
         values = data[params.outcome]
         if not values.dtype.is_numeric():
@@ -78,9 +76,19 @@ def prepare(data: pl.DataFrame, params, fitted: dict | None = None) -> tuple[Cam
                                  "numbers (0/1 for a conversion)")
         if values.null_count():
             raise WorkbenchError(f"outcome column {params.outcome!r} has {values.null_count()} missing values")
-        outcome = values.cast(pl.Float64).to_numpy()
     elif fitted is None:
         raise WorkbenchError(f"outcome column {params.outcome!r} is not in the data")
+    arms = fitted["arms"] if fitted else [label for label in labels if label != params.control]
+    if params.budget is not None:
+        arm_costs(data.head(1), arms, params.costs, params.cost_columns)
+    return arms
+
+
+def prepare(data: pl.DataFrame, params, fitted: dict | None = None) -> tuple[Campaign, dict]:
+    """Check the contract and encode; `fitted` (from a registered model) fixes arms, features and encoders."""
+    arms = check_contract(data, params, fitted)
+    treatment = data[params.treatment]
+    outcome = data[params.outcome].cast(pl.Float64).to_numpy() if params.outcome in data.columns else None
     excluded = {params.treatment, params.outcome, *(params.confounders or []), *(params.cost_columns or {}).values(),
                 *(params.truth_columns or {}).values()}
     features = fitted["features"] if fitted else (params.features or [c for c in data.columns if c not in excluded])
@@ -88,8 +96,10 @@ def prepare(data: pl.DataFrame, params, fitted: dict | None = None) -> tuple[Cam
     X, x_state = _encode(data.select(features), fitted and fitted["x_encoder"])
     W, w_state = _encode(data.select(confounders), fitted and fitted["w_encoder"])
     binary = fitted["binary_outcome"] if fitted else bool(outcome is not None and set(np.unique(outcome)) <= {0.0, 1.0})
-    campaign = Campaign(X, W, outcome, treatment.cast(pl.String).to_numpy(), arms, params.control,
-                        arm_costs(data, arms, params.costs, params.cost_columns), binary, features)
+    costs = (arm_costs(data, arms, params.costs, params.cost_columns) if params.budget is not None
+             else np.zeros((data.height, len(arms))))
+    campaign = Campaign(X, W, outcome, treatment.cast(pl.String).to_numpy(), arms, params.control, costs, binary,
+                        features)
     state = {"arms": arms, "control": params.control, "features": features, "confounders": confounders,
              "x_encoder": x_state, "w_encoder": w_state, "binary_outcome": binary}
     return campaign, state

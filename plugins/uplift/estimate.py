@@ -23,8 +23,10 @@ def make_estimator(kind: str, binary_outcome: bool, folds: int, seed: int):
 
 
 def fit_arms(campaign: Campaign, rows: np.ndarray, kind: str, folds: int, seed: int, progress) -> dict:
-    """One estimator per treated arm, fitted on `rows` of that arm and control."""
-    estimators = {}
+    """One effect model per treated arm, fitted on `rows` of that arm and control; kept as plain arrays."""
+    from workbench_uplift.effect_model import export
+
+    models = {}
     for arm in progress.track(campaign.arms, "Fitting DML per arm"):
         members = rows[np.isin(campaign.treatment[rows], [arm, campaign.control])]
         treated = (campaign.treatment[members] == arm).astype(int)
@@ -33,19 +35,14 @@ def fit_arms(campaign: Campaign, rows: np.ndarray, kind: str, folds: int, seed: 
             warnings.filterwarnings("ignore", message=".*valid feature names.*")
             estimator.fit(campaign.outcome[members], treated, X=campaign.X[members],
                           W=None if campaign.W is None else campaign.W[members])
-        estimators[arm] = estimator
-    return estimators
+        models[arm] = export(estimator)
+    return models
 
 
-def effects(estimators: dict, campaign: Campaign, alpha: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def effects(models: dict, campaign: Campaign, alpha: float = 0.1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CATE per row and arm, with the (1 - alpha) interval bounds."""
-    point, low, high = [], [], []
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*valid feature names.*")
-        for arm in campaign.arms:
-            estimator = estimators[arm]
-            point.append(estimator.effect(campaign.X))
-            lower, upper = estimator.effect_interval(campaign.X, alpha=alpha)
-            low.append(lower)
-            high.append(upper)
+    from workbench_uplift.effect_model import effect_and_interval
+
+    point, low, high = zip(*(effect_and_interval(models[arm], campaign.X, alpha) for arm in campaign.arms),
+                           strict=True)
     return np.column_stack(point), np.column_stack(low), np.column_stack(high)

@@ -6,8 +6,7 @@ import altair as alt
 import numpy as np
 import polars as pl
 
-from workbench import ModelArtifact, Result
-from workbench.charts import ACCENT, MUTED, themed
+from workbench.sdk import ACCENT, MUTED, ModelArtifact, Result, themed
 from workbench_uplift import allocation as alloc
 from workbench_uplift.campaign import Campaign
 from workbench_uplift.evaluation import auuc, effect_errors, qini_coefficient

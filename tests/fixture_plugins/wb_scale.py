@@ -4,7 +4,7 @@ import json
 
 import polars as pl
 
-from workbench import ModelArtifact, Result, Task, TaskParams, WorkbenchError, column, hookimpl
+from workbench.sdk import ModelArtifact, Result, Task, TaskParams, WorkbenchError, column, hookimpl
 
 
 class ScaleParams(TaskParams):

@@ -1,6 +1,6 @@
 """A plugin with a misspelled hook: check_pending() must refuse it."""
 
-from workbench import hookimpl
+from workbench.sdk import hookimpl
 
 
 @hookimpl

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import polars as pl
 
@@ -15,11 +18,15 @@ PARQUET_SUFFIXES = {".parquet", ".pq"}
 JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 # Files up to this size are decoded and checked row by row before polars parses them.
 CHECKED_BYTES = 256 * 1024 * 1024
+# Long texts (documents for extraction) are data, not an error: no limit on a field's size.
+csv.field_size_limit(sys.maxsize)
 
 
 def read_table(path: str | Path, encoding: str = "utf-8", delimiter: str | None = None) -> pl.DataFrame:
     """Read a CSV, Parquet or JSON-lines file into a polars DataFrame."""
     path = Path(path)
+    if delimiter is not None and len(delimiter) != 1:
+        raise WorkbenchError(f"--delimiter {delimiter!r} must be one character, e.g. ',' or ';' (use $'\\t' for tab)")
     if not path.exists():
         raise WorkbenchError(f"file not found: {path}")
     if path.is_dir():
@@ -47,7 +54,7 @@ def _read_json(path: Path) -> pl.DataFrame:
     return pl.read_ndjson(path)
 
 
-def _parse(path: Path, kind: str, read) -> pl.DataFrame:
+def _parse(path: Path, kind: str, read: Callable[[], pl.DataFrame]) -> pl.DataFrame:
     try:
         return read()
     except (pl.exceptions.PolarsError, OSError, ValueError) as error:
@@ -118,3 +125,9 @@ def text_values(data: pl.DataFrame, column: str) -> list[str]:
         raise WorkbenchError(f"text column {column!r} has {len(empty)} empty or missing texts (rows {shown}); "
                              "drop or fill those rows")
     return texts
+
+
+def safe_file_name(name: str) -> str:
+    """A file name a client sent, reduced to a safe base name: no folders, no '..', no odd characters."""
+    base = PureWindowsPath(PurePosixPath(name).name).name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", base).strip(".-")[:128] or "upload"

@@ -1,4 +1,4 @@
-"""A key-value cache on disk (one SQLite file) for results worth not recomputing: embeddings, teacher labels."""
+"""A key-value cache on disk (one SQLite file) for results worth not recomputing: embeddings, teacher answers."""
 
 from __future__ import annotations
 
@@ -40,9 +40,18 @@ class DiskCache:
         self._db.close()
 
 
-def cache_path(home: Path) -> Path:
-    """The cache file of a workbench home."""
-    return home / "cache" / "cache.sqlite"
+class NamespacedCache:
+    """One namespace of a `DiskCache`: what `RunContext.cache(name)` hands a task."""
+
+    def __init__(self, cache: DiskCache, namespace: str) -> None:
+        self._cache, self.namespace = cache, namespace
+
+    def get(self, keys: list[str]) -> dict[int, bytes]:
+        """Cached values by position in `keys`."""
+        return self._cache.get(self.namespace, keys)
+
+    def put(self, items: list[tuple[str, bytes]]) -> None:
+        self._cache.put(self.namespace, items)
 
 
 def _sha(key: str) -> bytes:

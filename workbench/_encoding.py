@@ -64,7 +64,7 @@ def _is_categorical(dtype: pl.DataType) -> bool:
     return dtype in (pl.String, pl.Categorical, pl.Boolean) or isinstance(dtype, pl.Enum)
 
 
-class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):  # type: ignore[call-arg]
     """One-hot encode categorical columns; unseen levels never change the output columns.
 
     Parameters follow scikit-learn's `OneHotEncoder` where they overlap. Output is a polars DataFrame
@@ -233,9 +233,9 @@ class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
             if name not in encoded:
                 series.append(frame.get_column(name))
                 continue
-            for index, output in enumerate(encoded[name].output_names(self.separator)):
+            for index, column_name in enumerate(encoded[name].output_names(self.separator)):
                 np.equal(codes[name], index, out=buffer[row].view(np.bool_))
-                series.append(pl.Series(output, buffer[row]))
+                series.append(pl.Series(column_name, buffer[row]))
                 row += 1
         output = pl.DataFrame(series)
         return output.to_pandas() if getattr(self, "_output", "polars") == "pandas" else output
@@ -251,6 +251,7 @@ class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         offset = 0
         for position, name in enumerate(self.feature_names_in_):
             if name not in encoded:
+                assert value_matrix is not None  # made whenever a column passes through
                 index_matrix[:, position] = offset
                 value_matrix[:, position] = frame.get_column(name).cast(pl.Float64).to_numpy()
                 offset += 1
@@ -270,6 +271,7 @@ class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
             np.cumsum(present.sum(axis=1, dtype=np.uint16), dtype=index_type, out=row_starts[1:])
             indices = index_matrix[present]
         del index_matrix
+        data: np.ndarray
         if value_matrix is None:
             data = np.ones(indices.size, dtype=np.uint8)
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import warnings
@@ -17,7 +18,7 @@ def quiet_huggingface() -> None:
     transformers.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     try:
-        import datasets
+        datasets = importlib.import_module("datasets")  # Hugging Face's, not this repository's sample folder
     except ImportError:
         pass
     else:

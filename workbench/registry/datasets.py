@@ -1,0 +1,121 @@
+"""Datasets: versions of a name, deduplicated by a hash of their content, stored as Parquet."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from workbench.errors import NotFound
+from workbench.registry.hashing import frame_sha256
+from workbench.registry.records import DatasetRecord
+from workbench.registry.schema import Database, DatasetRow, now
+from workbench.registry.store import ArtifactStore, Moves
+from workbench.workspace import validate_name
+
+
+@dataclass
+class StagedDataset:
+    """A frame written to staging and hashed, ready to be inserted by a transaction."""
+
+    name: str
+    sha256: str
+    schema: dict[str, str]
+    n_rows: int
+    source: str
+    staged: Path | None  # None when a version with this content already exists
+
+
+def split_ref(ref: str, kind: str) -> tuple[str, str | None]:
+    """`name`, `name@version` or `name@alias` as (name, version-or-alias or None)."""
+    name, _, spec = ref.partition("@")
+    validate_name(name, f"{kind} name")
+    return name, spec or None
+
+
+class Datasets:
+    """The datasets part of the registry."""
+
+    def __init__(self, db: Database, store: ArtifactStore) -> None:
+        self.db, self.store, self.workspace = db, store, store.workspace
+
+    def stage(self, name: str, frame: pl.DataFrame, source: str = "") -> StagedDataset:
+        """Hash `frame`; write it to staging unless `name` already has a version with this content."""
+        validate_name(name, "dataset name")
+        sha = frame_sha256(frame)
+        schema = {column: str(dtype) for column, dtype in frame.schema.items()}
+        staged = None
+        if self.find(name, sha) is None:
+            staged = self.store.stage_path(".parquet")
+            frame.write_parquet(staged)
+        return StagedDataset(name, sha, schema, frame.height, source, staged)
+
+    def insert(self, session: Session, moves: Moves, staged: StagedDataset) -> DatasetRow:
+        """Inside a transaction: the existing version with this content, or the next version."""
+        existing = session.scalars(select(DatasetRow).filter_by(name=staged.name, sha256=staged.sha256)).first()
+        if existing is not None:
+            return existing
+        if staged.staged is None:  # registered when we looked, gone since (cannot happen: nothing deletes)
+            raise NotFound(f"dataset {staged.name!r} changed while registering; run again")
+        latest = session.scalar(select(func.max(DatasetRow.version)).filter_by(name=staged.name)) or 0
+        row = DatasetRow(name=staged.name, version=latest + 1, sha256=staged.sha256, schema=staged.schema,
+                         n_rows=staged.n_rows, source=staged.source,
+                         path=self.workspace.dataset_file(staged.name, latest + 1), created_at=now())
+        session.add(row)
+        session.flush()
+        moves.move(staged.staged, row.path)
+        return row
+
+    def add(self, name: str, frame: pl.DataFrame, source: str = "") -> DatasetRecord:
+        """Store `frame` as a new version of `name`, or return the version with identical content."""
+        staged = self.stage(name, frame, source)
+        try:
+            row = self.db.transaction(lambda session, moves: self.insert(session, moves, staged))
+        finally:
+            if staged.staged is not None:
+                staged.staged.unlink(missing_ok=True)
+        return self.record(row)
+
+    def find(self, name: str, sha256: str) -> DatasetRecord | None:
+        with self.db.read() as session:
+            row = session.scalars(select(DatasetRow).filter_by(name=name, sha256=sha256)).first()
+            return self.record(row) if row else None
+
+    def record(self, row: DatasetRow) -> DatasetRecord:
+        return DatasetRecord(row.name, row.version, row.sha256, row.schema, row.n_rows, row.source,
+                             self.workspace.resolve(row.path), row.created_at)
+
+    def list(self, name: str | None = None, limit: int | None = None, offset: int = 0) -> list[DatasetRecord]:
+        """Versions ordered by name and version; filtered by `name`, a page of `limit` from `offset`."""
+        query = select(DatasetRow).order_by(DatasetRow.name, DatasetRow.version).offset(offset).limit(limit)
+        if name:
+            query = query.filter_by(name=name)
+        with self.db.read() as session:
+            return [self.record(row) for row in session.scalars(query)]
+
+    def get(self, ref: str) -> DatasetRecord:
+        """`name`, `name@version` or `name@latest`, in one query."""
+        name, spec = split_ref(ref, "dataset")
+        query = select(DatasetRow).filter_by(name=name)
+        if spec in (None, "latest"):
+            query = query.order_by(DatasetRow.version.desc()).limit(1)
+        elif spec.isdigit():
+            query = query.filter_by(version=int(spec))
+        else:
+            raise NotFound(f"dataset version {spec!r} is not a number; use {name}@VERSION or {name}@latest")
+        with self.db.read() as session:
+            row = session.scalars(query).first()
+            if row is not None:
+                return self.record(row)
+            versions = session.scalars(select(DatasetRow.version).filter_by(name=name).order_by(DatasetRow.version))
+            known = [str(version) for version in versions]
+            if known:
+                raise NotFound(f"dataset {name!r} has no version {spec}; versions: {', '.join(known)}")
+            names = sorted(set(session.scalars(select(DatasetRow.name))))
+        raise NotFound(f"unknown dataset {name!r}; registered datasets: {', '.join(names) or 'none yet'}")
+
+    def load(self, ref: str) -> pl.DataFrame:
+        return pl.read_parquet(self.get(ref).path)
