@@ -1,17 +1,15 @@
-"""The `uplift` task: allocation solvers agree and respect constraints, effects track the truth, bad input."""
+"""The `uplift` task: solvers, both evaluation conventions, the policy value, apply, refit, IDs and bad input."""
 
-import json
 
 import numpy as np
 import polars as pl
 import pytest
-from conftest import run_cli
 
 from workbench.errors import WorkbenchError
 from workbench.registry import Registry
 from workbench.runner import RunRequest, run_task
 from workbench_uplift import allocation as alloc
-from workbench_uplift.evaluation import auuc, qini_coefficient
+from workbench_uplift.evaluation import auuc, qini_auc_score, qini_coefficient, uplift_at_k, uplift_auc_score
 from workbench_uplift.synthetic import campaign
 
 COSTS = {"discount": 0.1, "email": 0.2, "offer": 0.3}
@@ -72,43 +70,132 @@ def test_uplift_metrics_rank_a_perfect_score_above_a_random_one():
 @pytest.fixture(scope="module")
 def synthetic():
     frame, truth = campaign(n_per_arm=2500, seed=4)
-    return frame.with_columns(**{f"true_{arm}": truth[:, i] for i, arm in enumerate(COSTS)})
+    return frame.with_columns(**{f"true_{arm}": truth[:, i] for i, arm in enumerate(COSTS)},
+                              customer=pl.Series([f"c{i:05d}" for i in range(frame.height)]))
 
 
 def params(**extra):
-    base = {"treatment": "treatment", "outcome": "outcome", "costs": COSTS, "budget": 300.0,
-            "features": [f"x{i}" for i in range(10)], "truth_columns": {arm: f"true_{arm}" for arm in COSTS}}
+    base = {"treatment": "treatment", "outcome": "outcome", "costs": COSTS, "budget": 300.0, "id": "customer",
+            "exclude": [f"true_{arm}" for arm in COSTS], "truth_columns": {arm: f"true_{arm}" for arm in COSTS}}
     return {**base, **extra}
 
 
-def test_effects_track_the_truth_and_beat_naive(home, synthetic):
-    outcome = run_task(RunRequest("uplift", synthetic, "campaign", params=params()), Registry())
+@pytest.fixture(scope="module")
+def fitted(synthetic, tmp_path_factory):
+    """One fit with a budget, registered, in a workspace of its own."""
+    home = tmp_path_factory.mktemp("uplift-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("WORKBENCH_HOME", str(home))
+        outcome = run_task(RunRequest("uplift", synthetic, "campaign", params=params(), register="campaign"),
+                           Registry())
+    return home, outcome
+
+
+def test_effects_track_the_truth_and_the_allocation_beats_random_on_held_out_rows(fitted, synthetic):
+    _, outcome = fitted
     metrics = outcome.result.metrics
     # LinearDML fits a CATE linear in the features; the truth is a product of two of them, which a linear
     # function follows with correlation about 0.95 on uniform features: 0.8 leaves room for noise.
     for arm in COSTS:
         assert metrics[f"{arm}_cate_correlation"] > 0.8, metrics
-        assert metrics[f"{arm}_qini"] > 0
-    assert metrics["cost"] <= 300.0 + 1e-9
-    assert metrics["value"] >= metrics["naive_value"]
+        assert metrics[f"{arm}_qini"] > 0 and metrics[f"{arm}_uplift_at_30"] > 0
+    assert metrics["cost"] <= 300.0 + 1e-9 and metrics["intervals_valid"]
+    table = outcome.result.tables["policy_value"]
+    assert table["policy"].to_list() == ["optimised allocation", "best single arm", "random targeting",
+                                         "treat nobody", "optimised minus random"]
+    assert metrics["policy_value"] > metrics["random_value"] and metrics["gain_vs_random_low"] > 0
+    nobody = table.filter(pl.col("policy") == "treat nobody").row(0, named=True)
+    assert nobody["dr_value"] == 0 and nobody["spend"] == 0
+    random = table.filter(pl.col("policy") == "random targeting").row(0, named=True)
+    optimised = table.filter(pl.col("policy") == "optimised allocation").row(0, named=True)
+    assert random["spend"] == pytest.approx(optimised["spend"])  # the baseline spends the same
+    assert "interval that excludes zero" in outcome.result.summary
+    assert "Effect modifiers (10): x0, x1" in outcome.result.summary  # the ID and truth columns are not among them
+
+
+def test_ids_are_carried_into_the_assignments_and_the_effects(fitted, synthetic):
+    _, outcome = fitted
+    for name in ("assignments", "effects"):
+        table = outcome.result.tables[name]
+        assert table["customer"].to_list() == synthetic["customer"].to_list()
     assignments = outcome.result.tables["assignments"]
-    assert assignments.height == synthetic.height and set(assignments["arm"]) <= {*COSTS, "none"}
+    assert set(assignments["arm"]) <= {*COSTS, "none"} and "row" not in assignments.columns
 
 
-def test_register_then_apply_with_a_new_budget(home, tmp_path, synthetic):
-    data = tmp_path / "campaign.csv"
-    synthetic.write_csv(data)
-    args = ["-p", "treatment=treatment", "-p", "outcome=outcome", "-p", f"costs={json.dumps(COSTS)}",
-            "-p", "features=" + ",".join(f"x{i}" for i in range(10))]
-    fit = run_cli("run", "uplift", "--data", str(data), *args, "--register", "campaign", home=home)
-    assert fit.returncode == 0, fit.stderr
-    new = tmp_path / "new.csv"
-    synthetic.drop("outcome").head(500).write_csv(new)
-    apply = run_cli("run", "uplift", "--data", str(new), "--model", "campaign", "-p", "budget=20",
-                    "--out", str(tmp_path / "out"), home=home)
-    assert apply.returncode == 0, apply.stderr
-    totals = pl.read_csv(tmp_path / "out" / "totals.csv")
-    assert totals["cost"].sum() <= 20 + 1e-9 and totals["customers"].sum() == 500
+def test_the_registered_model_is_refitted_on_all_rows(fitted, synthetic, monkeypatch):
+    home, outcome = fitted
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    applied = run_task(RunRequest("uplift", synthetic, "campaign", params={"budget": 300.0}, model="campaign"),
+                       Registry()).result
+    assert applied.tables["effects"].equals(outcome.result.tables["effects"])  # the run's effects: the final model
+    assert "refitted on all 10,000 rows" in outcome.result.summary
+    split_only = run_task(RunRequest("uplift", synthetic, "campaign", params=params(refit=False)), Registry())
+    assert not split_only.result.tables["effects"].equals(outcome.result.tables["effects"])
+
+
+def test_apply_evaluates_labelled_rows_and_says_what_it_inherited(fitted, synthetic, monkeypatch):
+    home, _ = fitted
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    labelled = run_task(RunRequest("uplift", synthetic.head(3000), "campaign-test", model="campaign"), Registry())
+    metrics = labelled.result.metrics
+    assert {"policy_value", "gain_vs_random", "discount_qini", "offer_uplift_at_30"} <= set(metrics)
+    assert "Inherited from model campaign@1" in labelled.result.summary and "budget=300.0" in labelled.result.summary
+    own = run_task(RunRequest("uplift", synthetic.drop("outcome", "treatment").head(500), "new", model="campaign",
+                              params={"budget": 20.0}), Registry()).result
+    assert own.metrics["cost"] <= 20 + 1e-9 and "policy_value" not in own.metrics  # nothing to evaluate against
+    assert "budget" not in own.summary.split("Inherited")[-1] if "Inherited" in own.summary else True
+
+
+def test_costs_are_optional_without_a_budget_and_ids_are_left_out_by_default(home, synthetic):
+    data = synthetic.head(2000).select("customer", *[f"x{i}" for i in range(10)], "treatment", "outcome")
+    outcome = run_task(RunRequest("uplift", data, "campaign", params={"treatment": "treatment",
+                                                                        "outcome": "outcome"}), Registry())
+    result = outcome.result
+    assert "customer" not in result.summary.split("Effect modifiers")[1].split("\n")[0]
+    assert "Left out of the effect modifiers as IDs" in result.summary and "assignments" not in result.tables
+    assert {"effects", "policy_value", "arms", "qini"} <= set(result.tables)
+
+
+def test_categorical_modifiers_keep_the_intervals_valid(home):
+    frame, _ = campaign(n_per_arm=600, seed=3)
+    frame = frame.with_columns(segment=pl.when(pl.col("x1") < 0.33).then(pl.lit("low"))
+                               .when(pl.col("x1") < 0.66).then(pl.lit("mid")).otherwise(pl.lit("high")))
+    outcome = run_task(RunRequest("uplift", frame, "campaign", params={
+        "treatment": "treatment", "outcome": "outcome", "features": ["segment", "x4", "x7"]}), Registry())
+    assert outcome.result.metrics["intervals_valid"], outcome.result.summary
+    assert "underdetermined" not in outcome.result.summary
+
+
+def test_our_sklift_convention_matches_scikit_uplift_on_fixed_data():
+    from sklift.metrics import qini_auc_score as sk_qini
+    from sklift.metrics import uplift_at_k as sk_at_k
+    from sklift.metrics import uplift_auc_score as sk_auc
+
+    rng = np.random.default_rng(11)
+    score = np.round(rng.normal(size=2000), 1)  # ties, grouped as scikit-uplift groups them
+    treated = rng.integers(0, 2, 2000)
+    outcome = (rng.uniform(size=2000) < 0.2 + 0.15 * treated * (score > 0)).astype(int)
+    assert qini_auc_score(outcome, treated, score) == pytest.approx(sk_qini(outcome, score, treated), abs=1e-12)
+    assert uplift_auc_score(outcome, treated, score) == pytest.approx(sk_auc(outcome, score, treated), abs=1e-12)
+    assert uplift_at_k(outcome, treated, score, 0.3) == pytest.approx(
+        sk_at_k(outcome, score, treated, strategy="overall", k=0.3), abs=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["linear_dml", "causal_forest"])
+def test_the_stored_effect_model_gives_econml_s_effects_and_intervals(kind):
+    from workbench_uplift.effect_model import effect_and_interval, export
+    from workbench_uplift.estimate import make_estimator
+
+    frame, _ = campaign(n_per_arm=300, seed=5)
+    X = frame.select([f"x{i}" for i in range(10)]).to_numpy()
+    rows = np.isin(frame["treatment"].to_numpy(), ["control", "email"])
+    estimator = make_estimator(kind, False, 2, 0)
+    estimator.fit(frame["outcome"].to_numpy()[rows], (frame["treatment"].to_numpy()[rows] == "email").astype(int),
+                  X=X[rows])
+    point, low, high = effect_and_interval(export(estimator), X, 0.1)
+    expected_low, expected_high = estimator.effect_interval(X, alpha=0.1)
+    assert np.allclose(point, estimator.effect(X), atol=1e-10)
+    assert np.allclose(low, expected_low, atol=1e-10) and np.allclose(high, expected_high, atol=1e-10)
 
 
 @pytest.mark.parametrize(("change", "extra", "message"), [
@@ -119,6 +206,7 @@ def test_register_then_apply_with_a_new_budget(home, tmp_path, synthetic):
                               .alias("treatment")), {}, "missing values; give every row an arm"),
     (lambda f: f, {"costs": {"discount": 0.1, "email": 0.2}}, "no cost for arm 'offer'"),
     (lambda f: f, {"min_spend": 1e9}, "exceeds the budget"),
+    (lambda f: f.with_columns(pl.lit("same").alias("customer")), {}, "ID column 'customer' repeats values"),
 ])
 def test_bad_input(home, synthetic, change, extra, message):
     with pytest.raises(WorkbenchError, match=message):
@@ -126,21 +214,11 @@ def test_bad_input(home, synthetic, change, extra, message):
     assert Registry().models.list() == [] and Registry().datasets.list() == []
 
 
-def test_negative_budget_is_refused_by_the_cli(home, tmp_path, synthetic):
-    data = tmp_path / "c.csv"
-    synthetic.head(200).write_csv(data)
-    result = run_cli("run", "uplift", "--data", str(data), "-p", "treatment=treatment", "-p", "outcome=outcome",
-                     "-p", "budget=-5", home=home)
-    assert result.returncode == 2 and "invalid parameter 'budget'" in result.stderr
-
-
 def test_causal_forest_gives_effects_with_intervals(home):
     frame, truth = campaign(n_per_arm=400, seed=2)
     run = run_task(RunRequest("uplift", frame, "small", params={
-        "treatment": "treatment", "outcome": "outcome", "costs": COSTS, "estimator": "causal_forest",
+        "treatment": "treatment", "outcome": "outcome", "estimator": "causal_forest", "refit": False,
         "features": [f"x{i}" for i in range(10)]}), Registry())
-    arms = run.result.tables["arms"]
-    assert arms["arm"].to_list() == list(COSTS)
-    assert (arms["mean_interval_width"] > 0).all()
     effects = run.result.tables["effects"]
+    assert (effects["cate_offer_high"] > effects["cate_offer_low"]).all()
     assert np.corrcoef(effects["cate_offer"].to_numpy(), truth[:, 2])[0, 1] > 0.3

@@ -31,10 +31,17 @@ class EncodedColumn:
     infrequent: list[str] = field(default_factory=list)
     has_infrequent_column: bool = False
     has_missing_column: bool = False
+    drop_first: bool = False  # the first level is the reference: rows of it get all zeros
+
+    @property
+    def dropped(self) -> int:
+        """1 when the first level has no indicator of its own."""
+        return int(self.drop_first and bool(self.levels))
 
     def indicators(self, separator: str) -> list[tuple[str, str]]:
         """(level, output column) per indicator in output order: the levels, then `nan`, then `infrequent`."""
-        labels = self.levels + [MISSING_NAME] * self.has_missing_column + [INFREQUENT_NAME] * self.has_infrequent_column
+        labels = (self.levels[self.dropped:] + [MISSING_NAME] * self.has_missing_column
+                  + [INFREQUENT_NAME] * self.has_infrequent_column)
         return [(label, f"{self.name}{separator}{label}") for label in labels]
 
     def output_names(self, separator: str) -> list[str]:
@@ -43,7 +50,7 @@ class EncodedColumn:
     @property
     def infrequent_code(self) -> int:
         """Index of the infrequent indicator among this column's outputs."""
-        return len(self.levels) + int(self.has_missing_column)
+        return len(self.levels) - self.dropped + int(self.has_missing_column)
 
 
 def _as_polars(X: Any) -> pl.DataFrame:
@@ -82,6 +89,7 @@ class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         sparse_output: bool = False,
         max_levels: int = 100_000,
         separator: str = "_",
+        drop_first: bool = False,
     ) -> None:
         self.columns = columns
         self.handle_unknown = handle_unknown
@@ -91,6 +99,7 @@ class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         self.sparse_output = sparse_output
         self.max_levels = max_levels
         self.separator = separator
+        self.drop_first = drop_first
 
     # -- fitting --------------------------------------------------------------------------------
 
@@ -145,6 +154,7 @@ class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
             infrequent=infrequent,
             has_infrequent_column=bool(infrequent) or self.handle_unknown == "infrequent",
             has_missing_column=self.missing == "level" and nulls > 0,
+            drop_first=self.drop_first,
         )
 
     # -- the output -----------------------------------------------------------------------------
@@ -200,11 +210,14 @@ class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         nothing = outputs  # matches no output column
         infrequent_target = column.infrequent_code if column.has_infrequent_column else nothing
         lookup = np.arange(len(keys) + 1, dtype=np.int64)
+        lookup[:len(column.levels)] -= column.dropped
+        if column.dropped:
+            lookup[0] = nothing  # the reference level: all zeros
         lookup[len(column.levels):len(keys)] = infrequent_target
         lookup[unknown] = infrequent_target if self.handle_unknown == "infrequent" else nothing
         dtype = np.uint8 if outputs < 255 else np.uint16 if outputs < 65_535 else np.uint32
         codes = lookup.astype(dtype)[physical]
-        missing_target = len(column.levels) if column.has_missing_column else nothing
+        missing_target = len(column.levels) - column.dropped if column.has_missing_column else nothing
         if self.missing == "zeros" or column.has_missing_column:
             codes[is_null] = missing_target
             unseen_rows = (physical == unknown) & ~is_null

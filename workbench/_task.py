@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tempfile
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -98,13 +99,16 @@ class RunContext:
     """What a task may use while it runs, and its only door to the workspace.
 
     `seed`/`rng` (every random choice starts here), `progress`, `device`, `model` (the verified registered model
-    in apply mode), `scratch_dir` and `new_model_dir()` (removed when the run ends), `cache(namespace)` (kept
-    across runs), `state_dir(name)` (a folder kept across runs) and `storage_path()` for paths a parameter names.
+    in apply mode), `given` (the parameter names the user set), `scratch_dir` and `new_model_dir()` (removed
+    when the run ends), `cache(namespace)` (kept across runs), `state_dir(name)` (a folder kept across runs) and
+    `storage_path()` for paths a parameter names.
     """
 
     def __init__(self, task: str, workspace: Workspace, scratch_dir: Path, seed: int = 0,
-                 progress: ProgressReporter | None = None, model: ModelRecord | None = None) -> None:
+                 progress: ProgressReporter | None = None, model: ModelRecord | None = None,
+                 given: frozenset[str] = frozenset()) -> None:
         self.task, self.seed, self.model = task, seed, model
+        self.given = given  # the parameters the user set (others are defaults, or the applied model's)
         self.progress = progress or ProgressReporter()
         self.scratch_dir = scratch_dir
         self._workspace = workspace
@@ -169,6 +173,10 @@ class Task(Generic[P]):
     # Metrics shown as tiles, the first one ranking runs on the leaderboard (higher is better unless its name
     # says loss, error, rmse or mae); the rest go in a table.
     headline: ClassVar[tuple[str, ...]] = ()
+    # A task that applies models and can score data in batches names the table its batches make (see
+    # `batch_scorer`); `gpu_batches` asks for GPU workers on a Ray cluster that has them.
+    batch_table: ClassVar[str | None] = None
+    gpu_batches: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """`class OneHot(Task[OneHotParams])` sets `OneHot.Params`."""
@@ -186,6 +194,18 @@ class Task(Generic[P]):
 
     def run(self, data: pl.DataFrame, params: P, ctx: RunContext) -> Result:
         raise NotImplementedError
+
+    def batch_scorer(self, params: P, model: ModelRecord, device: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
+        """The function from one batch of rows to the same rows scored, in the same order (the `batch_table`).
+
+        Built once per process or Ray actor (load the model here). A row's output must not depend on the other
+        rows of its batch: streamed and Ray runs give exactly what the in-memory run gives.
+        """
+        raise NotImplementedError(f"task {self.name!r} does not score data in batches")
+
+    def run_lazy(self, data: pl.LazyFrame, params: P, ctx: RunContext) -> Result | None:
+        """The task on data too large for memory, as a LazyFrame (polars' streaming engine); None if it cannot."""
+        return None
 
     def report(self, run: RecordedRun) -> list[ReportSection]:
         """Sections this task adds to the report of one of its recorded runs; none by default."""

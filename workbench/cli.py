@@ -173,7 +173,11 @@ def run(
     if result.summary:
         console.print(Markdown(result.summary))
     if result.metrics:
-        console.print(f"[bold]metrics[/bold]: {_metrics_text(result.metrics)}", highlight=False)
+        from workbench.presentation import split_metrics
+
+        tiles, rest = split_metrics(result.metrics, plugins.get_task(task).headline)
+        more = f" ({len(rest)} more in metrics.json and `workbench runs show {outcome.run_id}`)" if rest else ""
+        console.print(f"[bold]metrics[/bold]: {_metrics_text(tiles)}{more}", highlight=False)
     for table_name, table in result.tables.items():
         console.print(_preview(table, table_name), highlight=False, markup=False)
     for record in result.registered:

@@ -86,14 +86,19 @@ def prepare(request: RunRequest, registry: Registry) -> PreparedRun:
         if model.task != task.name:
             raise Invalid(f"model {model.ref} was made by task {model.task!r}, not {task.name!r}; "
                           f"run `workbench run {model.task} --model {model.ref}`")
-    # Applying a model starts from the parameters it was fitted with; given ones override them.
-    values = {**(model.params if model else {}), **(request.params or {})}
-    params = cast(TaskParams, build_params(task.name, task.Params, values))
+    params = cast(TaskParams, build_params(task.name, task.Params, applied_values(task, model, request.params)))
     task.check_columns(request.data, params, applying=model is not None)
     task.check(request.data, params, model)
     if request.out_dir is not None:
         check_writable(request.out_dir)
     return PreparedRun(request, task, params, jsonable(params.model_dump(mode="json")), model)
+
+
+def applied_values(task: Task[Any], model: ModelRecord | None, given: dict[str, Any] | None) -> dict[str, Any]:
+    """Applying a model starts from the parameters it was fitted with (those the task still has); given ones win."""
+    fields = task.Params.model_fields
+    inherited = {key: value for key, value in (model.params if model else {}).items() if key in fields}
+    return {**inherited, **(given or {})}
 
 
 def check_writable(folder: Path) -> None:
@@ -138,7 +143,8 @@ def execute(run_id: int, prepared: PreparedRun, registry: Registry,
     tracked = TrackedProgress(progress)
     started = time.perf_counter()
     with run_scope(registry, run_id, tracked) as scratch:
-        ctx = RunContext(task.name, registry.workspace, scratch, request.seed, tracked, prepared.model)
+        ctx = RunContext(task.name, registry.workspace, scratch, request.seed, tracked, prepared.model,
+                         frozenset(request.params or {}))
         staged: list[Path] = []
         try:
             seed_global_generators(request.seed)
@@ -220,7 +226,8 @@ class Heartbeat(threading.Thread):
             try:
                 cancel = self.registry.runs.heartbeat(self.run_id, self.progress.snapshot())
             except Exception:  # noqa: BLE001 - a busy database must not kill the run; the next beat retries
-                continue
+                cancel = False
+            cancel = cancel or not self.registry.workspace.home.exists()  # its workspace was deleted: stop
             if cancel and not self.progress.cancel_requested.is_set():
                 self.progress.cancel_requested.set()
                 if self.main_thread:  # a step that reports no progress still stops at its next Python line

@@ -43,19 +43,19 @@ from workbench.workspace import validate_name
 
 if TYPE_CHECKING:
     from workbench._encoding import RobustOneHotEncoder
-    from workbench._io import text_values
+    from workbench._io import read_table, text_values
     from workbench.registry.records import ModelRecord
 
 __all__ = [
     "ACCENT", "AUDIENCES", "Conflict", "FONT", "HOOK_API_VERSION", "INK", "Invalid", "MUTED", "ModelArtifact",
     "ModelRecord", "NotFound", "ProgressBar", "ProgressReporter", "RecordedRun", "ReportSection", "Result",
     "RobustOneHotEncoder", "RunContext", "Task", "TaskParams", "WorkbenchError", "advanced", "audience_config",
-    "column", "first_line", "hookimpl", "load_arrays", "load_skops", "quiet_huggingface", "render_png",
+    "column", "first_line", "hookimpl", "load_arrays", "load_skops", "quiet_huggingface", "read_table", "render_png",
     "render_svg", "save_arrays", "save_skops", "tailor_spec", "text_values", "theme", "themed", "validate_name",
 ]
 
 # Imported on first use, so loading a plugin (and `workbench --help`) does not import scikit-learn or SQLAlchemy.
-_LAZY = {"RobustOneHotEncoder": "workbench._encoding", "text_values": "workbench._io",
+_LAZY = {"RobustOneHotEncoder": "workbench._encoding", "text_values": "workbench._io", "read_table": "workbench._io",
          "ModelRecord": "workbench.registry.records"}
 
 

@@ -20,19 +20,33 @@ def check_inputs(data: pl.DataFrame, folder: Path) -> None:
                              f"columns are: {', '.join(data.columns)}")
 
 
-def predict(data: pl.DataFrame, folder: Path) -> Result:
-    from workbench.sdk import RobustOneHotEncoder, load_skops
+class Predictor:
+    """The selection, its encoder and its model, loaded once; called on rows, it adds the prediction."""
 
-    check_inputs(data, folder)
-    selection = json.loads((folder / "selection.json").read_text())
-    features = data.select(selection["input_features"])
-    encoder_file = folder / "encoder.json"
-    if encoder_file.exists():
-        encoder = RobustOneHotEncoder.from_dict(json.loads(encoder_file.read_text()))
-        features = encoder.transform(features)
-    X = features.cast(pl.Float64).to_numpy()[:, np.array(selection["columns"])]
-    model = load_skops(folder / "model.skops")
-    predictions = data.with_columns(pl.Series(f"predicted_{selection['target']}", model.predict(X)))
+    def __init__(self, folder: Path) -> None:
+        from workbench.sdk import RobustOneHotEncoder, load_skops
+
+        self.folder = folder
+        self.selection = json.loads((folder / "selection.json").read_text())
+        encoder_file = folder / "encoder.json"
+        self.encoder = (RobustOneHotEncoder.from_dict(json.loads(encoder_file.read_text()))
+                        if encoder_file.exists() else None)
+        self.model = load_skops(folder / "model.skops")
+        self.column = f"predicted_{self.selection['target']}"
+
+    def __call__(self, data: pl.DataFrame) -> pl.DataFrame:
+        check_inputs(data, self.folder)
+        features = data.select(self.selection["input_features"])
+        if self.encoder is not None:
+            features = self.encoder.transform(features)
+        X = features.cast(pl.Float64).to_numpy()[:, np.array(self.selection["columns"])]
+        return data.with_columns(pl.Series(self.column, self.model.predict(X)))
+
+
+def predict(data: pl.DataFrame, folder: Path) -> Result:
+    predictor = Predictor(folder)
+    predictions = predictor(data)
+    selection = predictor.selection
     summary = (f"Predicted `{selection['target']}` for {data.height:,} rows with the {len(selection['features'])} "
                f"selected features: {', '.join(selection['features'])}.")
     return Result(tables={"predictions": predictions}, metrics={"rows": data.height}, summary=summary)

@@ -22,6 +22,8 @@ from workbench.sdk import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import polars as pl
 
     from workbench.sdk import ModelRecord
@@ -69,6 +71,13 @@ class FeatureSelection(Task[FeatureSelectionParams]):
     title = "Feature selection with Optuna"
     summary = "Search feature subsets with Optuna (TPE or NSGA-II) beside SelectKBest, forward SFS and importance."
     applies_models = True
+    batch_table = "predictions"
+
+    def batch_scorer(self, params: FeatureSelectionParams, model: ModelRecord,
+                     device: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
+        from workbench_featsel.apply import Predictor
+
+        return Predictor(model.path)
 
     def check(self, data: pl.DataFrame, params: FeatureSelectionParams, model: ModelRecord | None) -> None:
         if model is not None:

@@ -92,16 +92,18 @@ class Embedder:
         self.cached += len(found)
         self.encoded += len(missing)
         vectors: list[np.ndarray | None] = [found.get(position) for position in range(len(texts))]
-        with progress.bar(description, total=len(missing)) as bar:
-            for start in range(0, len(missing), ENCODE_CHUNK):
-                positions = missing[start:start + ENCODE_CHUNK]
-                chunk = [texts[p] for p in positions]
-                encoded = self.model.encode(chunk, batch_size=self.batch_size, convert_to_numpy=True,
-                                            show_progress_bar=False).astype(np.float32)
-                for position, vector in zip(positions, encoded, strict=True):
-                    vectors[position] = vector
-                if self.cache is not None:
-                    self.cache.put([(text, vector.tobytes()) for text, vector in zip(chunk, encoded, strict=True)])
-                bar.advance(len(positions))
+        if missing:  # no bar for work the cache already did
+            with progress.bar(description, total=len(missing)) as bar:
+                for start in range(0, len(missing), ENCODE_CHUNK):
+                    positions = missing[start:start + ENCODE_CHUNK]
+                    chunk = [texts[p] for p in positions]
+                    encoded = self.model.encode(chunk, batch_size=self.batch_size, convert_to_numpy=True,
+                                                show_progress_bar=False).astype(np.float32)
+                    for position, vector in zip(positions, encoded, strict=True):
+                        vectors[position] = vector
+                    if self.cache is not None:
+                        self.cache.put([(text, vector.tobytes()) for text, vector in zip(chunk, encoded,
+                                                                                         strict=True)])
+                    bar.advance(len(positions))
         return np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
 

@@ -1,4 +1,5 @@
-"""Evaluation against gold labels: accuracy, macro F1, per-label precision and recall, a confusion matrix."""
+"""Evaluation against gold labels: accuracy, macro F1, log-loss and ROC AUC, per-label precision and recall,
+a confusion matrix, and the spread over seeds."""
 
 from __future__ import annotations
 
@@ -8,11 +9,23 @@ import numpy as np
 import polars as pl
 
 
-def evaluate(gold: list[str], predicted: list[str], labels: list[str]) -> tuple[dict[str, Any], pl.DataFrame,
-                                                                              pl.DataFrame]:
-    """Metrics, a per-label table and the confusion counts (one row per gold/predicted pair)."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+def evaluate(gold: list[str], probabilities: np.ndarray, labels: list[str]) -> tuple[dict[str, Any], pl.DataFrame,
+                                                                                    pl.DataFrame]:
+    """Metrics, a per-label table and the confusion counts (one row per gold/predicted pair).
 
+    Log-loss and ROC AUC (macro one-vs-rest for more than two classes) need every gold label to be a class the
+    classifier knows, and every class to occur; otherwise they are left out.
+    """
+    from sklearn.metrics import (
+        accuracy_score,
+        confusion_matrix,
+        f1_score,
+        log_loss,
+        precision_recall_fscore_support,
+        roc_auc_score,
+    )
+
+    predicted = [labels[i] for i in probabilities.argmax(axis=1)]
     known = labels + sorted(set(gold) - set(labels))
     precision, recall, f1, support = precision_recall_fscore_support(
         gold, predicted, labels=known, zero_division=0)
@@ -27,7 +40,23 @@ def evaluate(gold: list[str], predicted: list[str], labels: list[str]) -> tuple[
     metrics = {"accuracy": float(accuracy_score(gold, predicted)),
                "macro_f1": float(f1_score(gold, predicted, labels=known, average="macro", zero_division=0)),
                "eval_rows": len(gold)}
+    if set(gold) == set(labels):
+        metrics["log_loss"] = float(log_loss(gold, probabilities, labels=labels))
+        metrics["roc_auc"] = float(roc_auc_score([label == labels[1] for label in gold], probabilities[:, 1])
+                                   if len(labels) == 2 else
+                                   roc_auc_score(gold, probabilities, multi_class="ovr", labels=labels))
     return metrics, per_label, confusion
+
+
+def seed_table(per_seed: list[dict[str, Any]]) -> tuple[pl.DataFrame, dict[str, float]]:
+    """Each seed's scores, and their mean and standard deviation."""
+    table = pl.DataFrame(per_seed)
+    summary: dict[str, float] = {}
+    for name in ("accuracy", "macro_f1", "log_loss", "roc_auc"):
+        if name in table.columns:
+            summary[f"{name}_mean"] = float(table[name].mean())
+            summary[f"{name}_sd"] = float(table[name].std()) if table.height > 1 else 0.0
+    return table, summary
 
 
 def confusion_chart(confusion: pl.DataFrame, title: str):

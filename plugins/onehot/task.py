@@ -10,9 +10,11 @@ from pydantic import Field
 from workbench.sdk import ModelArtifact, Result, RunContext, Task, TaskParams, advanced, column
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import polars as pl
 
-    from workbench.sdk import RecordedRun, ReportSection
+    from workbench.sdk import ModelRecord, RecordedRun, ReportSection
 
 ENCODER_FILE = "encoder.json"
 
@@ -38,14 +40,19 @@ class OneHot(Task[OneHotParams]):
     summary = "Fit an encoder once; apply it to any later data with identical output columns and a drift report."
     applies_models = True
     headline = ("output_columns", "rows", "unseen_levels", "rows_with_unseen")
+    batch_table = "encoded"
+
+    def batch_scorer(self, params: OneHotParams, model: ModelRecord, device: str) -> Callable[[pl.DataFrame],
+                                                                                               pl.DataFrame]:
+        """The registered encoder's transform: a row's indicators depend on that row alone."""
+        return load_encoder(model).transform
 
     def run(self, data: pl.DataFrame, params: OneHotParams, ctx: RunContext) -> Result:
         from workbench.sdk import RobustOneHotEncoder
 
         models = []
         if ctx.model is not None:
-            state = json.loads((ctx.model.path / ENCODER_FILE).read_text())
-            encoder = RobustOneHotEncoder.from_dict(state)
+            encoder = load_encoder(ctx.model)
         else:
             encoder = RobustOneHotEncoder(**params.model_dump()).fit(data)
             folder = ctx.new_model_dir("encoder")
@@ -84,6 +91,13 @@ class OneHot(Task[OneHotParams]):
         text = (f"{plural(unseen.height, 'unseen level')} in {unseen['column'].n_unique()} columns, carried by "
                 f"{plural(int(unseen['count'].sum()), 'row')}; they are encoded as zeros (or as 'infrequent').")
         return [ReportSection("Drift", text, unseen)]
+
+
+def load_encoder(model: ModelRecord):
+    """The encoder a registered model holds (plain JSON)."""
+    from workbench.sdk import RobustOneHotEncoder
+
+    return RobustOneHotEncoder.from_dict(json.loads((model.path / ENCODER_FILE).read_text()))
 
 
 def levels_table(encoder) -> pl.DataFrame:

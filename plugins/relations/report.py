@@ -8,12 +8,19 @@ from workbench.sdk import ModelArtifact, Result
 from workbench_relations.generation import Generations
 from workbench_relations.lora import LoraSettings
 from workbench_relations.scoring import evaluate
-from workbench_relations.triples import Triple, parse_output
+from workbench_relations.triples import Parsed, Triple, parse_output, write_lines
+
+
+def sentences_frame(data: pl.DataFrame, parsed: list[Parsed]) -> pl.DataFrame:
+    """`data` with each sentence's triples (`head|relation|tail` lines) and how many lines did not parse."""
+    return data.with_columns(pl.Series("extracted", [write_lines(p.triples) for p in parsed], dtype=pl.String),
+                             pl.Series("unparsed_lines", [len(p.unparsed) for p in parsed], dtype=pl.Int64))
 
 
 def extraction_result(texts: list[str], generations: Generations, gold: list[list[Triple]] | None,
-                      labels: list[str] | None, reference: str) -> Result:
-    """One row per triple, the lines that did not parse, throughput, and scores when gold triples are given."""
+                      labels: list[str] | None, reference: str, data: pl.DataFrame | None = None) -> Result:
+    """One row per triple, the lines that did not parse, throughput, and scores when gold triples are given;
+    with `data`, also one row per sentence (what batch scoring writes)."""
     parsed = [parse_output(answer, labels) for answer in generations.texts]
     triples = pl.DataFrame(
         [{"row": row, "head": t.head, "relation": t.relation, "tail": t.tail}
@@ -28,6 +35,8 @@ def extraction_result(texts: list[str], generations: Generations, gold: list[lis
                "sentences_per_second": round(len(texts) / seconds, 2),
                "tokens_per_second": round(generations.new_tokens / seconds, 1)}
     result = Result(tables={"triples": triples, "unparsed": unparsed}, metrics=metrics)
+    if data is not None:
+        result.tables["sentences"] = sentences_frame(data, parsed)
     text = (f"Extracted {triples.height:,} triples from {len(texts):,} sentences with `{reference}` "
             f"({metrics['sentences_per_second']} sentences/s, {metrics['tokens_per_second']} tokens/s). "
             f"{unparsed.height} generated lines did not parse (listed in `unparsed`).")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from workbench.sdk import Result, RunContext, Task, TaskParams, WorkbenchError, advanced, column
 
@@ -55,12 +56,14 @@ class RelationsParams(TaskParams):
 
         return None if url is None else check_url(url)
 
-    @field_validator("teacher_key_env")
-    @classmethod
-    def _allowed_key(cls, name: str) -> str:
+    @model_validator(mode="after")
+    def _allowed_key(self) -> RelationsParams:
+        """The key variable is checked when there is a teacher to send it to."""
         from workbench_relations.teacher import allowed_key_variable
 
-        return allowed_key_variable(name)
+        if self.teacher_url is not None:
+            allowed_key_variable(self.teacher_key_env)
+        return self
 
 
 class Relations(Task[RelationsParams]):
@@ -68,6 +71,8 @@ class Relations(Task[RelationsParams]):
     title = "LLM relation extraction"
     summary = "Extract head|relation|tail triples with an LLM; evaluate, label with a teacher, distil with LoRA."
     headline = ("strict_f1", "lenient_f1", "strict_f1_after", "unparsed_share", "triples", "sentences_per_second")
+    batch_table = "sentences"
+    gpu_batches = True
     applies_models = True
 
     def check(self, data: pl.DataFrame, params: RelationsParams, model: ModelRecord | None) -> None:
@@ -103,7 +108,15 @@ class Relations(Task[RelationsParams]):
         else:
             loaded = load(params.base_model, ctx.device)
         gold = _gold(data, params)
-        return _extract(loaded, texts, gold, params, ctx)
+        return _extract(loaded, texts, gold, params, ctx, data)
+
+    def batch_scorer(self, params: RelationsParams, model: ModelRecord,
+                     device: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
+        from workbench_relations.language_model import load_registered
+
+        loaded, manifest = load_registered(model.path, device)
+        return Extractor(loaded, params.model_copy(update={"system_prompt": manifest["system_prompt"],
+                                                           "labels": manifest["labels"]}))
 
     def report(self, run: RecordedRun) -> list[ReportSection]:
         """Per-relation scores, strict beside lenient."""
@@ -132,13 +145,34 @@ def _decoding(params: RelationsParams):
                     params.repetition_penalty)
 
 
-def _extract(loaded: LoadedModel, texts, gold, params: RelationsParams, ctx: RunContext) -> Result:
+def _extract(loaded: LoadedModel, texts, gold, params: RelationsParams, ctx: RunContext,
+             data: pl.DataFrame | None = None) -> Result:
     from workbench_relations.generation import generate, system_prompt
     from workbench_relations.report import extraction_result
 
     system = system_prompt(params.system_prompt, params.labels)
     generations = generate(loaded, system, texts, _decoding(params), ctx.progress)
-    return extraction_result(texts, generations, gold, params.labels, loaded.reference)
+    return extraction_result(texts, generations, gold, params.labels, loaded.reference, data)
+
+
+class Extractor:
+    """A registered model's triples for batches of sentences (the model is loaded once)."""
+
+    def __init__(self, loaded: LoadedModel, params: RelationsParams) -> None:
+        from workbench_relations.generation import system_prompt
+
+        self.loaded, self.params = loaded, params
+        self.system = system_prompt(params.system_prompt, params.labels)
+
+    def __call__(self, batch: pl.DataFrame) -> pl.DataFrame:
+        from workbench.sdk import ProgressReporter, text_values
+        from workbench_relations.generation import generate
+        from workbench_relations.report import sentences_frame
+        from workbench_relations.triples import parse_output
+
+        texts = text_values(batch, self.params.text)
+        generations = generate(self.loaded, self.system, texts, _decoding(self.params), ProgressReporter())
+        return sentences_frame(batch, [parse_output(answer, self.params.labels) for answer in generations.texts])
 
 
 def _teach(data: pl.DataFrame, texts, params: RelationsParams, ctx: RunContext) -> Result:

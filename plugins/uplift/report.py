@@ -1,4 +1,7 @@
-"""What an uplift run shows: effects and their quality per arm, the allocation, the budget curve."""
+"""What an uplift run shows: policy value (the headline), effect quality per arm, Qini curves, the allocation.
+
+Only presentation here: the numbers come from `evaluation`, `policy` and `plan`.
+"""
 
 from __future__ import annotations
 
@@ -6,48 +9,50 @@ import altair as alt
 import numpy as np
 import polars as pl
 
-from workbench.sdk import ACCENT, MUTED, ModelArtifact, Result, themed
-from workbench_uplift import allocation as alloc
+from workbench.sdk import ACCENT, MUTED, themed
 from workbench_uplift.campaign import Campaign
-from workbench_uplift.evaluation import auuc, effect_errors, qini_coefficient
+from workbench_uplift.evaluation import (
+    auuc,
+    effect_errors,
+    qini_auc_score,
+    qini_coefficient,
+    qini_points,
+    uplift_at_k,
+    uplift_auc_score,
+)
 
-CURVE_POINTS = 11
 
-
-def arm_table(data: pl.DataFrame, campaign: Campaign, params, cate: np.ndarray, low: np.ndarray, high: np.ndarray,
-              test_rows: np.ndarray | None) -> pl.DataFrame:
-    rows = []
+def arm_quality(campaign: Campaign, rows: np.ndarray, cate: np.ndarray, top_share: float,
+                truth: dict[str, np.ndarray]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Per arm, on `rows` (whose outcomes the model did not see): both conventions' scores, and Qini points."""
+    assert campaign.treatment is not None and campaign.outcome is not None
+    table, curves = [], []
     for index, arm in enumerate(campaign.arms):
-        row = {"arm": arm, "rows": int((campaign.treatment == arm).sum()), "mean_cate": float(cate[:, index].mean()),
-               "mean_interval_width": float((high[:, index] - low[:, index]).mean())}
-        if test_rows is not None:
-            members = test_rows[np.isin(campaign.treatment[test_rows], [arm, campaign.control])]
-            treated = campaign.treatment[members] == arm
-            row["qini"] = qini_coefficient(campaign.outcome[members], treated, cate[members, index])
-            row["auuc"] = auuc(campaign.outcome[members], treated, cate[members, index])
-        if params.truth_columns and arm in params.truth_columns:
-            row["cate_rmse"], row["cate_correlation"] = effect_errors(
-                cate[:, index], data[params.truth_columns[arm]].to_numpy())
-        rows.append(row)
-    return pl.DataFrame(rows)
+        members = np.flatnonzero(np.isin(campaign.treatment[rows], [arm, campaign.control]))
+        treated = campaign.treatment[rows][members] == arm
+        outcome, score = campaign.outcome[rows][members], cate[members, index]
+        row = {"arm": arm, "rows": int(len(members)), "treated": int(treated.sum()),
+               "qini": qini_coefficient(outcome, treated, score), "auuc": auuc(outcome, treated, score),
+               f"uplift_at_{round(top_share * 100)}": uplift_at_k(outcome, treated, score, top_share)}
+        if campaign.binary_outcome:
+            row["qini_auc_sklift"] = qini_auc_score(outcome, treated, score)
+            row["uplift_auc_sklift"] = uplift_auc_score(outcome, treated, score)
+        if arm in truth:
+            row["cate_rmse"], row["cate_correlation"] = effect_errors(cate[:, index], truth[arm][rows])
+        table.append(row)
+        curves.append(qini_points(outcome, treated, score).with_columns(pl.lit(arm).alias("arm")))
+    return pl.DataFrame(table), pl.concat(curves).select("arm", "share_targeted", "model", "random")
 
 
-def allocate(values: np.ndarray, costs: np.ndarray, params, arms: list[str]) -> alloc.Allocation:
-    capacity = np.array([params.capacity.get(arm, len(values)) for arm in arms]) if params.capacity else None
-    alloc.check_feasible(costs, params.budget, params.min_spend, capacity)
-    if params.solver == "exact" or capacity is not None:
-        return alloc.exact(values, costs, params.budget, params.min_spend, capacity)
-    return alloc.greedy(values, costs, params.budget, params.min_spend)
-
-
-def budget_curve(values: np.ndarray, costs: np.ndarray, budget: float) -> pl.DataFrame:
-    """Optimised and naive value over budgets from zero to twice the given one (or what treating all costs)."""
-    top = min(2 * budget, float(np.where(values > 0, costs, 0).max(axis=1).sum())) or budget
-    rows = []
-    for point in np.linspace(0, top, CURVE_POINTS):
-        rows.append({"budget": float(point), "optimised": alloc.greedy(values, costs, float(point)).value,
-                     "naive": alloc.naive(values, costs, float(point)).value})
-    return pl.DataFrame(rows)
+def effects_table(ids: pl.Series | None, arms: list[str], cate: np.ndarray, low: np.ndarray,
+                  high: np.ndarray) -> pl.DataFrame:
+    """Per customer (by ID when there is one): each arm's effect with its 90% interval."""
+    columns = {}
+    for index, arm in enumerate(arms):
+        columns.update({f"cate_{arm}": cate[:, index], f"cate_{arm}_low": low[:, index],
+                        f"cate_{arm}_high": high[:, index]})
+    frame = pl.DataFrame(columns)
+    return frame.insert_column(0, ids) if ids is not None else frame
 
 
 def cate_chart(cate: np.ndarray, arms: list[str]):
@@ -59,61 +64,63 @@ def cate_chart(cate: np.ndarray, arms: list[str]):
         width=460, title=alt.TitleParams("Effect of each treatment", subtitle="Spread of the estimated CATE")))
 
 
+def qini_chart(points: pl.DataFrame):
+    long = points.unpivot(index=["arm", "share_targeted"], variable_name="ranking", value_name="gain")
+    return themed(alt.Chart(long).mark_line().encode(
+        x=alt.X("share_targeted:Q", title="Share of customers targeted", axis=alt.Axis(format="%")),
+        y=alt.Y("gain:Q", title="Incremental outcome (Qini)"),
+        color=alt.Color("arm:N", title="Arm"),
+        strokeDash=alt.StrokeDash("ranking:N", title=None, scale=alt.Scale(domain=["model", "random"],
+                                                                             range=[[1, 0], [4, 3]])),
+    ).properties(width=460, title=alt.TitleParams("Qini curves on held-out rows",
+                                                  subtitle="Ranking by the model (solid) against random (dashed)")))
+
+
+def policy_chart(table: pl.DataFrame):
+    shown = table.filter(pl.col("policy") != "optimised minus random")
+    base = alt.Chart(shown).encode(y=alt.Y("policy:N", sort=None, title=None))
+    bars = base.mark_bar(color=ACCENT, opacity=0.85).encode(x=alt.X("dr_value:Q", title="Net value (doubly robust)"))
+    errors = base.mark_rule(color="#1f2933").encode(x="dr_low:Q", x2="dr_high:Q")
+    predicted = base.mark_tick(color=MUTED, thickness=2, size=18).encode(x="predicted_value:Q")
+    return themed((bars + errors + predicted).properties(width=460, title=alt.TitleParams(
+        "What each policy earns on held-out customers",
+        subtitle="Doubly robust estimate with its 95% interval; grey tick: what the model predicted")))
+
+
 def curve_chart(curve: pl.DataFrame, budget: float):
-    long = curve.unpivot(index="budget", variable_name="strategy", value_name="value")
+    strategies = [name for name in ("optimised", "naive", "optimised_realised", "random_realised")
+                  if name in curve.columns]
+    long = curve.unpivot(index="budget", on=strategies, variable_name="strategy", value_name="value")
+    palette = {"optimised": ACCENT, "naive": MUTED, "optimised_realised": "#7f1d1d", "random_realised": "#9ca3af"}
     lines = alt.Chart(long).mark_line(point=True).encode(
         x=alt.X("budget:Q", title="Budget"), y=alt.Y("value:Q", title="Net value"),
-        color=alt.Color("strategy:N", scale=alt.Scale(domain=["optimised", "naive"], range=[ACCENT, MUTED]),
+        color=alt.Color("strategy:N", scale=alt.Scale(domain=strategies, range=[palette[s] for s in strategies]),
                         title=None))
     rule = alt.Chart(pl.DataFrame({"budget": [budget]})).mark_rule(strokeDash=[4, 3], color=MUTED).encode(x="budget:Q")
+    subtitle = "Predicted by the model" + (" and realised on held-out customers (doubly robust)"
+                                           if "optimised_realised" in curve.columns else "")
     return themed((lines + rule).properties(width=460, title=alt.TitleParams(
-        "Value against budget", subtitle="Optimised allocation and the naive one; dashed: the budget given")))
+        "Value against budget", subtitle=f"{subtitle}; dashed: the budget given")))
 
 
-def build_result(data: pl.DataFrame, campaign: Campaign, params, cate: np.ndarray, low: np.ndarray, high: np.ndarray,
-                 test_rows: np.ndarray | None, artifact: ModelArtifact | None) -> Result:
-    arms = arm_table(data, campaign, params, cate, low, high, test_rows)
-    effects = pl.DataFrame({f"cate_{arm}": cate[:, i] for i, arm in enumerate(campaign.arms)})
-    tables = {"arms": arms}
-    charts = {"cate": cate_chart(cate, campaign.arms)}
-    metrics: dict = {"rows": data.height, "arms": len(campaign.arms)}
-    for row in arms.iter_rows(named=True):
-        for key in ("mean_cate", "qini", "auuc", "cate_rmse", "cate_correlation"):
-            if row.get(key) is not None:
-                metrics[f"{row['arm']}_{key}"] = round(row[key], 4)
-    summary = "Estimated effects per arm: " + ", ".join(
-        f"`{row['arm']}` {row['mean_cate']:+.3f}" for row in arms.iter_rows(named=True)) + "."
-    if params.budget is not None:
-        values = params.value * cate - campaign.costs
-        chosen = allocate(values, campaign.costs, params, campaign.arms)
-        naive = alloc.naive(values, campaign.costs, params.budget)
-        labels = np.array([*campaign.arms, "none"])
-        assigned = labels[np.where(chosen.arms == alloc.NONE, len(campaign.arms), chosen.arms)]
-        picked = np.flatnonzero(chosen.arms != alloc.NONE)
-        net = np.zeros(len(values))
-        spend = np.zeros(len(values))
-        net[picked] = values[picked, chosen.arms[picked]]
-        spend[picked] = campaign.costs[picked, chosen.arms[picked]]
-        tables["assignments"] = pl.concat([pl.DataFrame({"row": np.arange(len(values)), "arm": assigned,
-                                                         "net_value": net, "cost": spend}), effects], how="horizontal")
-        tables["totals"] = (tables["assignments"].group_by("arm").agg(
-            pl.len().alias("customers"), pl.col("cost").sum(), pl.col("net_value").sum().alias("value")).sort("arm"))
-        tables["budget_curve"] = budget_curve(values, campaign.costs, params.budget)
-        charts["budget_curve"] = curve_chart(tables["budget_curve"], params.budget)
-        uplift = (chosen.value / naive.value - 1) * 100 if naive.value > 0 else None
-        metrics.update({"value": round(chosen.value, 4), "cost": round(chosen.cost, 4),
-                        "naive_value": round(naive.value, 4), "naive_cost": round(naive.cost, 4),
-                        "uplift_vs_naive_pct": None if uplift is None else round(uplift, 2),
-                        "lp_bound": None if chosen.bound is None else round(chosen.bound, 4),
-                        "gap": None if chosen.gap is None else round(chosen.gap, 6),
-                        "solver": chosen.solver, "solve_seconds": round(chosen.seconds, 3)})
-        summary += (f"\n\nWithin a budget of {params.budget:,.2f}, the {chosen.solver} allocation treats "
-                    f"{len(picked):,} customers for a net value of {chosen.value:,.2f} at a cost of {chosen.cost:,.2f}"
-                    + (f" ({uplift:+.1f}% against the naive strategy's {naive.value:,.2f})" if uplift is not None
-                       else "") + ".")
-    else:
-        tables["effects"] = pl.concat([pl.DataFrame({"row": np.arange(len(cate))}), effects], how="horizontal")
-    if artifact is not None:
-        artifact.metrics = metrics
-    return Result(tables=tables, metrics=metrics, charts=charts, summary=summary,
-                  models=[artifact] if artifact else [])
+def policy_metrics(table: pl.DataFrame) -> dict[str, float]:
+    """The headline numbers of the policy table."""
+    rows = {row["policy"]: row for row in table.iter_rows(named=True)}
+    optimised, gain = rows["optimised allocation"], rows["optimised minus random"]
+    return {"policy_value": optimised["dr_value"], "policy_value_low": optimised["dr_low"],
+            "policy_value_high": optimised["dr_high"], "policy_value_ipw": optimised["ipw_value"],
+            "predicted_value": optimised["predicted_value"], "random_value": rows["random targeting"]["dr_value"],
+            "best_single_arm_value": rows["best single arm"]["dr_value"], "gain_vs_random": gain["dr_value"],
+            "gain_vs_random_low": gain["dr_low"], "gain_vs_random_high": gain["dr_high"]}
+
+
+def policy_sentence(metrics: dict, rows: int, where: str) -> str:
+    excludes = metrics["gain_vs_random_low"] > 0 or metrics["gain_vs_random_high"] < 0
+    return (f"On {rows:,} {where}, the optimised allocation would earn **{metrics['policy_value']:,.2f}** "
+            f"(doubly robust, 95% interval {metrics['policy_value_low']:,.2f} to {metrics['policy_value_high']:,.2f}; "
+            f"the model predicted {metrics['predicted_value']:,.2f}), against {metrics['random_value']:,.2f} for "
+            f"random targeting at the same spend and {metrics['best_single_arm_value']:,.2f} for the best single "
+            f"arm: a gain over random of {metrics['gain_vs_random']:,.2f} ({metrics['gain_vs_random_low']:,.2f} to "
+            f"{metrics['gain_vs_random_high']:,.2f}), "
+            + ("an interval that excludes zero." if excludes else "an interval that includes zero: not shown to "
+                                                                  "beat random targeting."))

@@ -1,76 +1,95 @@
-"""The `uplift` task: CATE per arm by double machine learning, then who gets which arm within a budget."""
+"""The `uplift` task: CATE per arm by double machine learning, its evaluation, and who gets which arm."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
-from workbench.sdk import ModelArtifact, Result, RunContext, Task, TaskParams, advanced, column
+from workbench.sdk import Result, RunContext, Task, TaskParams, advanced, column
 
 if TYPE_CHECKING:
     import polars as pl
 
     from workbench.sdk import ModelRecord
 
-STATE_FILE = "campaign.json"
-
 
 class UpliftParams(TaskParams):
-    treatment: str = column("treatment", "Arm label of each row (the control label for untreated rows).")
+    treatment: str = column("treatment", "Arm label of each row (the control label for untreated rows); not needed "
+                            "to score customers not yet treated.", fit_only=True)
     outcome: str = column("outcome", "Outcome: continuous, or 0/1 for a conversion.", fit_only=True)
     control: str = Field("control", description="Label of the untreated arm.")
-    features: list[str] | None = column("feature", "Effect modifiers X (default: every other column).", None)
+    id: str | None = column("id", "Customer ID column, carried into the outputs (never an effect modifier).", None)
+    features: list[str] | None = column(
+        "feature", "Effect modifiers X (default: every column but the treatment, outcome, IDs, excluded, confounder, "
+        "cost and truth columns).", None)
+    exclude: list[str] | None = column(
+        "excluded", "Columns never used as effect modifiers: other outcomes, anything measured after treatment.", None)
     confounders: list[str] | None = column("confounder", "Controls W that are not effect modifiers.", None)
-    costs: dict[str, float] | None = Field(None, description='Cost per arm, e.g. {"discount": 0.1, "email": 0.2}.')
-    cost_columns: dict[str, str] | None = advanced(None, description="Per-row cost columns by arm (instead of costs).")
+    costs: dict[str, float] | None = Field(
+        None, description='Cost per arm, e.g. {"discount": 0.1, "email": 0.2} (needed with a budget).')
+    cost_columns: dict[str, str] | None = advanced(None, "Per-row cost columns by arm (instead of costs).")
     value: float = Field(1.0, gt=0, description="Value of one unit of outcome (net value = value x CATE - cost).")
     budget: float | None = Field(None, ge=0, description="Total cost allowed; no allocation without it.")
-    min_spend: float | None = advanced(None, ge=0, description="Spend at least this much.")
-    capacity: dict[str, int] | None = advanced(None, description="Most customers per arm (solved exactly).")
-    estimator: Literal["linear_dml", "causal_forest"] = advanced("linear_dml", description="EconML estimator.")
-    folds: int = advanced(3, ge=2, le=10, description="Cross-fitting folds of the first stages.")
-    test_size: float = advanced(0.3, gt=0, lt=0.9, description="Held-out share for Qini and AUUC.")
+    min_spend: float | None = advanced(None, "Spend at least this much.", ge=0)
+    capacity: dict[str, int] | None = advanced(None, "Most customers per arm (solved exactly).")
+    estimator: Literal["linear_dml", "causal_forest"] = advanced("linear_dml", "EconML estimator.")
+    folds: int = advanced(3, "Cross-fitting folds of the first stages.", ge=2, le=10)
+    test_size: float = advanced(0.3, "Held-out share for the evaluation and the policy value.", gt=0, lt=0.9)
+    refit: bool = advanced(True, "After the evaluation, register the model refitted on all rows.")
+    top_share: float = advanced(0.3, "Share of customers ranked first for uplift@k.", gt=0, lt=1)
+    bootstrap: int = advanced(500, "Bootstrap rounds for the policy-value intervals.", ge=50, le=10_000)
     solver: Literal["fast", "exact"] = advanced(
-        "fast", description="fast: convex-hull greedy with its LP bound; exact: a MIP (SCIP via OR-Tools).")
+        "fast", "fast: convex-hull greedy with its LP bound; exact: a MIP (SCIP via OR-Tools).")
     truth_columns: dict[str, str] | None = advanced(
-        None, description="Known true effect per arm (synthetic data): reports CATE RMSE and correlation.")
+        None, "Known true effect per arm (synthetic data): reports CATE RMSE and correlation.")
 
 
 class Uplift(Task[UpliftParams]):
     name = "uplift"
     title = "Uplift: CATE per treatment and budget allocation"
-    summary = "Double machine learning per arm (EconML + LightGBM), then who gets which arm within a budget."
+    summary = "Double machine learning per arm (EconML + LightGBM), its held-out value, and who gets which arm."
     applies_models = True
+    headline = ("policy_value", "gain_vs_random", "predicted_value", "mean_qini")
+    batch_table = "effects"
 
     def check(self, data: pl.DataFrame, params: UpliftParams, model: ModelRecord | None) -> None:
         from workbench_uplift.campaign import check_contract
+        from workbench_uplift.workflow import STATE_FILE
 
         fitted = json.loads((model.path / STATE_FILE).read_text()) if model is not None else None
         check_contract(data, params, fitted)
 
+    def batch_scorer(self, params: UpliftParams, model: ModelRecord,
+                     device: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
+        return EffectScorer(model.path, params)
+
     def run(self, data: pl.DataFrame, params: UpliftParams, ctx: RunContext) -> Result:
-        import numpy as np
-        from sklearn.model_selection import train_test_split
+        from workbench_uplift import workflow
 
+        return workflow.apply(data, params, ctx) if ctx.model is not None else workflow.fit(data, params, ctx)
+
+
+class EffectScorer:
+    """A registered model's effects for rows of new customers: per arm, CATE and its 90% interval (by ID)."""
+
+    def __init__(self, folder: Path, params: UpliftParams) -> None:
         from workbench_uplift import effect_model
-        from workbench_uplift.campaign import prepare
-        from workbench_uplift.estimate import effects, fit_arms
-        from workbench_uplift.report import build_result
+        from workbench_uplift.workflow import STATE_FILE
 
-        if ctx.model is not None:
-            state = json.loads((ctx.model.path / STATE_FILE).read_text())
-            campaign, _ = prepare(data, params, fitted=state)
-            cate, low, high = effects(effect_model.load(ctx.model.path), campaign)
-            return build_result(data, campaign, params, cate, low, high, test_rows=None, artifact=None)
-        campaign, state = prepare(data, params)
-        rows = np.arange(data.height)
-        train, test = train_test_split(rows, test_size=params.test_size, random_state=ctx.seed,
-                                       stratify=campaign.treatment)
-        models = fit_arms(campaign, train, params.estimator, params.folds, ctx.seed, ctx.progress)
-        cate, low, high = effects(models, campaign)
-        folder = ctx.new_model_dir("uplift")
-        effect_model.save(models, folder)
-        (folder / STATE_FILE).write_text(json.dumps(state))
-        return build_result(data, campaign, params, cate, low, high, test_rows=test, artifact=ModelArtifact(folder))
+        self.state = json.loads((folder / STATE_FILE).read_text())
+        self.models = effect_model.load(folder)
+        self.id = params.id
+
+    def __call__(self, batch: pl.DataFrame) -> pl.DataFrame:
+        from workbench_uplift.campaign import encode
+        from workbench_uplift.estimate import effects
+        from workbench_uplift.report import effects_table
+
+        X, _ = encode(batch.select(self.state["features"]), self.state["x_encoder"])
+        assert X is not None
+        cate, low, high = effects(self.models, X, self.state["arms"])
+        return effects_table(batch[self.id] if self.id else None, self.state["arms"], cate, low, high)

@@ -1,4 +1,5 @@
-"""Datasets: versions of a name, deduplicated by a hash of their content, stored as Parquet."""
+"""Datasets: versions of a name, deduplicated by a hash of their content, stored as Parquet (or, when large,
+registered by reference: their URI and a fingerprint of their parts)."""
 
 from __future__ import annotations
 
@@ -14,19 +15,21 @@ from workbench.registry.hashing import frame_sha256
 from workbench.registry.records import DatasetRecord
 from workbench.registry.schema import Database, DatasetRow, now
 from workbench.registry.store import ArtifactStore, Moves
+from workbench.sources import DataSource
 from workbench.workspace import validate_name
 
 
 @dataclass
 class StagedDataset:
-    """A frame written to staging and hashed, ready to be inserted by a transaction."""
+    """A frame written to staging and hashed (or a large input fingerprinted), ready for a transaction."""
 
     name: str
     sha256: str
     schema: dict[str, str]
     n_rows: int
     source: str
-    staged: Path | None  # None when a version with this content already exists
+    staged: Path | None  # None when a version with this content already exists, or for a reference
+    uri: str | None = None  # a dataset registered by reference: where its parts are
 
 
 def split_ref(ref: str, kind: str) -> tuple[str, str | None]:
@@ -53,20 +56,31 @@ class Datasets:
             frame.write_parquet(staged)
         return StagedDataset(name, sha, schema, frame.height, source, staged)
 
+    def stage_reference(self, name: str, source: DataSource) -> StagedDataset:
+        """A large input registered where it is: its URI and a fingerprint of its parts, nothing copied."""
+        validate_name(name, "dataset name")
+        schema = {column: str(dtype) for column, dtype in source.head(1).schema.items()}
+        rows = source.rows()
+        return StagedDataset(name, source.fingerprint(), schema, -1 if rows is None else rows, source.uri, None,
+                             uri=source.uri)
+
     def insert(self, session: Session, moves: Moves, staged: StagedDataset) -> DatasetRow:
         """Inside a transaction: the existing version with this content, or the next version."""
         existing = session.scalars(select(DatasetRow).filter_by(name=staged.name, sha256=staged.sha256)).first()
         if existing is not None:
             return existing
-        if staged.staged is None:  # registered when we looked, gone since (cannot happen: nothing deletes)
+        if staged.staged is None and staged.uri is None:  # registered when we looked, gone since
             raise NotFound(f"dataset {staged.name!r} changed while registering; run again")
         latest = session.scalar(select(func.max(DatasetRow.version)).filter_by(name=staged.name)) or 0
+        reference = staged.uri is not None
         row = DatasetRow(name=staged.name, version=latest + 1, sha256=staged.sha256, schema=staged.schema,
                          n_rows=staged.n_rows, source=staged.source,
-                         path=self.workspace.dataset_file(staged.name, latest + 1), created_at=now())
+                         path=staged.uri if reference else self.workspace.dataset_file(staged.name, latest + 1),
+                         created_at=now(), storage="reference" if reference else "copy", uri=staged.uri)
         session.add(row)
         session.flush()
-        moves.move(staged.staged, row.path)
+        if staged.staged is not None:
+            moves.move(staged.staged, row.path)
         return row
 
     def add(self, name: str, frame: pl.DataFrame, source: str = "") -> DatasetRecord:
@@ -85,8 +99,9 @@ class Datasets:
             return self.record(row) if row else None
 
     def record(self, row: DatasetRow) -> DatasetRecord:
-        return DatasetRecord(row.name, row.version, row.sha256, row.schema, row.n_rows, row.source,
-                             self.workspace.resolve(row.path), row.created_at)
+        path = Path(row.uri) if row.storage == "reference" and row.uri else self.workspace.resolve(row.path)
+        return DatasetRecord(row.name, row.version, row.sha256, row.schema, row.n_rows, row.source, path,
+                             row.created_at, row.storage, row.uri)
 
     def list(self, name: str | None = None, limit: int | None = None, offset: int = 0) -> list[DatasetRecord]:
         """Versions ordered by name and version; filtered by `name`, a page of `limit` from `offset`."""
@@ -118,4 +133,21 @@ class Datasets:
         raise NotFound(f"unknown dataset {name!r}; registered datasets: {', '.join(names) or 'none yet'}")
 
     def load(self, ref: str) -> pl.DataFrame:
-        return pl.read_parquet(self.get(ref).path)
+        """The whole dataset in memory (a reference is read from where it is, and refused if it changed)."""
+        record = self.get(ref)
+        if record.storage != "reference" or record.uri is None:
+            return pl.read_parquet(record.path)
+        source = self.source(record)
+        return source.read()
+
+    def source(self, record: DatasetRecord) -> DataSource:
+        """A reference dataset's parts, checked against the fingerprint it was registered with."""
+        from workbench.errors import ArtifactTampered
+        from workbench.sources import open_source
+
+        assert record.uri is not None
+        source = open_source(record.uri)
+        if source.fingerprint() != record.sha256:
+            raise ArtifactTampered(f"dataset {record.ref} was registered by reference to {record.uri}, whose parts "
+                                   "have changed since (names, sizes or times); register it again")
+        return source

@@ -33,6 +33,8 @@ class DatasetRecord:
     source: str
     path: Path
     created_at: datetime
+    storage: str = "copy"  # "reference": the data stays at `uri`, fingerprinted by `sha256`
+    uri: str | None = None
 
     @property
     def ref(self) -> str:

@@ -17,7 +17,7 @@ from workbench.registry.store import Moves
 from workbench.workspace import Workspace
 
 # The newest migration in registry/migrations/versions; a registry at this revision needs no upgrade.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 MIGRATIONS_FOLDER = Path(__file__).parent / "migrations"
 # Any constant works: PostgreSQL's transaction-level lock that serialises concurrent first-time migrations.
 MIGRATION_LOCK = 0x776B62
@@ -45,6 +45,8 @@ class DatasetRow(Base):
     source: Mapped[str] = mapped_column(Text)
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
+    storage: Mapped[str] = mapped_column(String(16), default="copy")  # or "reference": read from `uri`
+    uri: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ModelRow(Base):
