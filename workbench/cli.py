@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from workbench._progress import ProgressReporter
     from workbench.registry import Registry
-    from workbench.runner import RunRequest
+    from workbench.runner import RunOutcome, RunRequest
 
 app = typer.Typer(
     help="A plugin-based data-science workbench over a shared dataset/model registry.",
@@ -120,8 +120,11 @@ class TableFormat(StrEnum):
     parquet = "parquet"
 
 
-def _dataset_name(path: Path) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip(".-") or "data"
+def _dataset_name(location: str | Path) -> str:
+    """A dataset name from a file name, a folder, a glob or a URI (its last plain segment)."""
+    segments = [part for part in re.split(r"[/\\]", str(location).removeprefix("s3://")) if part
+                and not any(char in part for char in "*?[")]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(segments[-1] if segments else "data").stem).strip(".-") or "data"
 
 
 def progress_for(task: str) -> ProgressReporter:
@@ -135,15 +138,22 @@ def progress_for(task: str) -> ProgressReporter:
     return LogProgress(task, float(os.environ.get("WORKBENCH_PROGRESS_INTERVAL", "10")))
 
 
+class Executor(StrEnum):
+    local = "local"
+    ray = "ray"
+
+
 @app.command("run")
 def run(
     task: Annotated[str, typer.Argument(help="Task name (see `workbench tasks`).")],
-    data: Annotated[Path, typer.Option("--data", "-d", help="CSV, Parquet or JSON-lines file.")],
+    data: Annotated[str, typer.Option("--data", "-d", help="CSV, Parquet or JSON-lines file; a folder or glob of "
+                                      "Parquet/CSV parts; or an s3:// URI.")],
     param: Annotated[list[str] | None, typer.Option("--param", "-p", help="key=value, repeatable.")] = None,
     params_file: Annotated[Path | None, typer.Option("--params", help="JSON file of parameters.")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Apply a model: NAME[@version|alias].")] = None,
     register: Annotated[str | None, typer.Option("--register", help="Register fitted models as NAME.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for tables, metrics, charts.")] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Folder for tables, metrics, charts (with --stream: "
+                                            "for the Parquet parts, a folder or an s3:// prefix).")] = None,
     table_format: Annotated[TableFormat, typer.Option("--format", help="Tables in --out as.")] = TableFormat.csv,
     name: Annotated[str | None, typer.Option("--name", help="Dataset name (default: file stem).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="The run's one random seed (every task uses it).")] = 0,
@@ -151,24 +161,88 @@ def run(
     delimiter: Annotated[str | None, typer.Option("--delimiter", help="CSV delimiter (default: sniffed).")] = None,
     detach: Annotated[bool, typer.Option("--detach", help="Queue the run for a background worker and return "
                                          "at once (the data is registered now).")] = False,
+    stream: Annotated[bool, typer.Option("--stream", help="Bounded memory: apply --model batch by batch, writing "
+                                         "Parquet parts to --out (or, for describe, profile out of core).")] = False,
+    batch_rows: Annotated[int, typer.Option("--batch-rows", min=1, help="Rows per batch with --stream.")] = 100_000,
+    executor: Annotated[Executor | None, typer.Option("--executor", help="Where streamed batches are scored: in "
+                                                      "this process, or on Ray (implies --stream).")] = None,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Ray cluster address (default: "
+                                                    "WORKBENCH_RAY_ADDRESS, else a local Ray).")] = None,
 ) -> None:
     """Run TASK on a data file, record the run, and register what it fitted."""
-    from workbench._io import read_table
     from workbench.params import parse_pairs, read_params_file
-    from workbench.runner import RunRequest, run_task
     from workbench.workspace import validate_name
 
-    plugins.get_task(task)  # an unknown task fails before the data is read
+    runnable = plugins.get_task(task)  # an unknown task fails before the data is read
     values = read_params_file(params_file) if params_file else {}
     values.update(parse_pairs(param or []))
-    frame = read_table(data, encoding=encoding, delimiter=delimiter)
     dataset_name = validate_name(name or _dataset_name(data), "dataset name")
-    request = RunRequest(task=task, data=frame, dataset_name=dataset_name, source=str(data), params=values,
-                         model=model, register=register, out_dir=out, table_format=table_format.value, seed=seed)
+    executor = executor or Executor.local
+    if stream or executor is Executor.ray or ray_address:
+        if detach:
+            raise WorkbenchError("--detach cannot be combined with --stream or --executor ray; run it in the "
+                                 "foreground (a scheduler's log gets plain progress lines)")
+        if model or not _runs_lazily(runnable):
+            _stream(task, data, dataset_name, values, model, out, batch_rows, seed, executor.value, ray_address,
+                    delimiter)
+            return
+    _run_in_memory(task, data, dataset_name, values, model, register, out, table_format.value, seed, encoding,
+                   delimiter, detach, lazy=stream)
+
+
+def _runs_lazily(task: Any) -> bool:
+    from workbench._task import Task
+
+    return type(task).run_lazy is not Task.run_lazy
+
+
+def _run_in_memory(task: str, data: str, dataset_name: str, values: dict[str, Any], model: str | None,
+                   register: str | None, out: str | None, table_format: str, seed: int, encoding: str,
+                   delimiter: str | None, detach: bool, lazy: bool) -> None:
+    """Read the input (or, for a task that can, profile it out of core) and run the task on it."""
+    from workbench._io import read_table
+    from workbench.runner import RunRequest, run_task
+    from workbench.sources import copy_limit_bytes, is_multipart, open_source
+
+    source = None
+    if is_multipart(data) or lazy or Path(data).is_file() and Path(data).stat().st_size > copy_limit_bytes() \
+            and Path(data).suffix.lower() in (".csv", ".tsv", ".parquet", ".pq"):
+        source = open_source(data, delimiter)
+    lazy = lazy or (source is not None and source.total_bytes > copy_limit_bytes()
+                    and _runs_lazily(plugins.get_task(task)))
+    if source is None:
+        frame = read_table(data, encoding=encoding, delimiter=delimiter)
+    else:
+        frame = source.head() if lazy else source.read()
+    request = RunRequest(task=task, data=frame, dataset_name=dataset_name, source=source.uri if source else data,
+                         params=values, model=model, register=register, out_dir=Path(out) if out else None,
+                         table_format=table_format, seed=seed, reference=source, lazy=lazy)
     if detach:
         _detach(request)
         return
     outcome = run_task(request, _registry(), progress_for(task))
+    _print_outcome(task, outcome, register, out)
+
+
+def _stream(task: str, data: str, dataset_name: str, values: dict[str, Any], model: str | None, out: str | None,
+            batch_rows: int, seed: int, executor: str, ray_address: str | None, delimiter: str | None) -> None:
+    """Apply a model batch by batch (here or on Ray), writing Parquet parts under --out."""
+    from workbench.sources import open_source
+    from workbench.streaming import StreamRequest, stream_apply
+
+    if not model:
+        raise WorkbenchError(f"--stream applies a registered model; pass --model NAME (task {task!r} cannot "
+                             "run out of core without one)")
+    if not out:
+        raise WorkbenchError("--stream writes Parquet parts; pass --out FOLDER (or an s3:// prefix)")
+    request = StreamRequest(task=task, source=open_source(data, delimiter), dataset_name=dataset_name, model=model,
+                            out=out, params=values, batch_rows=batch_rows, seed=seed, executor=executor,
+                            ray_address=ray_address)
+    outcome = stream_apply(request, _registry(), progress_for(task))
+    _print_outcome(task, outcome, None, None)
+
+
+def _print_outcome(task: str, outcome: RunOutcome, register: str | None, out: str | None) -> None:
     result = outcome.result
     if result.summary:
         console.print(Markdown(result.summary))

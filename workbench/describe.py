@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from workbench.sdk import RecordedRun, ReportSection
 
 
+TOP_VALUES_LIMIT = 100_000  # out of core, top values are counted only for columns with fewer distinct values
+
+
 class DescribeParams(TaskParams):
     top: int = Field(3, ge=1, le=20, description="How many of the most frequent values to list per column.")
 
@@ -39,6 +42,20 @@ class Describe(Task[DescribeParams]):
             + (f" {duplicates:,} duplicate rows." if duplicates else " No duplicate rows.")
         )
         return Result(tables={"profile": profile}, metrics=metrics,
+                      charts={"missing": missing_chart(profile)}, summary=summary)
+
+    def run_lazy(self, data: pl.LazyFrame, params: DescribeParams, ctx: RunContext) -> Result:
+        """The same profile in a few streaming passes, in bounded memory (duplicate rows are not counted)."""
+        profile = profile_lazy(data, params.top, ctx.progress)
+        rows = int(profile["rows"][0]) if profile.height else 0
+        profile = profile.drop("rows")
+        null_cells = int(profile["nulls"].sum())
+        summary = (f"**{rows:,} rows x {profile.height} columns**, profiled out of core: columns with more than "
+                   f"{TOP_VALUES_LIMIT:,} distinct values get an estimate (HyperLogLog) and no top values, and "
+                   "duplicate rows are not counted. "
+                   f"{null_cells:,} missing cells.")
+        return Result(tables={"profile": profile}, metrics={"rows": rows, "columns": profile.height,
+                                                            "null_cells": null_cells},
                       charts={"missing": missing_chart(profile)}, summary=summary)
 
 
@@ -66,7 +83,7 @@ def profile_frame(data: pl.DataFrame, top: int = 3, progress: ProgressReporter |
     rows = []
     for name in (progress or ProgressReporter()).track(data.columns, "Profiling columns"):
         series = data[name]
-        counts = series.drop_nulls().value_counts(sort=True).head(top)
+        counts = series.drop_nulls().value_counts().sort(["count", name], descending=[True, False]).head(top)
         numeric = series.dtype.is_numeric() and series.dtype != pl.Boolean
         stats: dict[str, Any] = dict.fromkeys(("mean", "std", "min", "median", "max"))
         if numeric:
@@ -84,6 +101,40 @@ def profile_frame(data: pl.DataFrame, top: int = 3, progress: ProgressReporter |
         })
     return pl.DataFrame(rows, schema_overrides={key: pl.Float64 for key in
                                                 ("mean", "std", "min", "median", "max")})
+
+
+def profile_lazy(data: pl.LazyFrame, top: int = 3, progress: ProgressReporter | None = None) -> pl.DataFrame:
+    """`profile_frame` for data larger than memory: one streaming pass for the counts and moments, one per
+    column for its median and its value counts (estimated, without top values, above TOP_VALUES_LIMIT)."""
+    import polars as pl
+
+    schema = data.collect_schema()
+    numeric = [name for name, dtype in schema.items() if dtype.is_numeric() and dtype != pl.Boolean]
+    summary = data.select(
+        pl.len().alias("rows"),
+        *[pl.col(name).null_count().alias(f"{name}\0nulls") for name in schema],
+        *[pl.col(name).approx_n_unique().alias(f"{name}\0distinct") for name in schema],
+        *[getattr(pl.col(name).cast(pl.Float64), stat)().alias(f"{name}\0{stat}")
+          for name in numeric for stat in ("mean", "std", "min", "max")],
+    ).collect(engine="streaming").row(0, named=True)
+    rows = []
+    for name in (progress or ProgressReporter()).track(list(schema), "Profiling columns out of core"):
+        distinct = int(summary[f"{name}\0distinct"])
+        nulls = int(summary[f"{name}\0nulls"])
+        top_values = ""
+        if distinct <= TOP_VALUES_LIMIT:  # few enough to count exactly
+            counts = (data.select(pl.col(name)).drop_nulls().group_by(name).len()
+                      .sort(["len", name], descending=[True, False]).collect(engine="streaming"))
+            distinct = counts.height + (nulls > 0)
+            top_values = ", ".join(f"{value} ({count})" for value, count in counts.head(top).iter_rows())
+        stats: dict[str, Any] = dict.fromkeys(("mean", "std", "min", "median", "max"))
+        if name in numeric:
+            stats = {stat: summary[f"{name}\0{stat}"] for stat in ("mean", "std", "min", "max")}
+            stats["median"] = data.select(pl.col(name).cast(pl.Float64).median()).collect(engine="streaming").item()
+        rows.append({"column": name, "dtype": str(schema[name]), "nulls": nulls,
+                     "null_share": nulls / max(summary["rows"], 1), "distinct": distinct, "top_values": top_values,
+                     **stats, "rows": summary["rows"]})
+    return pl.DataFrame(rows, schema_overrides={key: pl.Float64 for key in ("mean", "std", "min", "median", "max")})
 
 
 def missing_chart(profile: pl.DataFrame) -> Any:

@@ -28,8 +28,10 @@ from workbench.errors import Cancelled, Invalid, one_line
 from workbench.output import jsonable, write_result
 from workbench.params import build_params
 from workbench.registry import DatasetRecord, ModelRecord, Registry, RunStatus
+from workbench.registry.datasets import StagedDataset
 from workbench.registry.runs import HEARTBEAT_SECONDS
 from workbench.registry.store import remove
+from workbench.sources import DataSource, copy_limit_bytes
 from workbench.workspace import validate_name
 
 TABLE_FORMATS = ("csv", "parquet")
@@ -50,6 +52,11 @@ class RunRequest:
     table_format: str = "csv"
     seed: int = 0
     dataset: DatasetRecord | None = None  # the registered version `data` was loaded from, if any
+    # Where `data` came from when it is a file, folder, glob or s3:// URI: registered by reference when larger
+    # than WORKBENCH_COPY_LIMIT_MB. With `lazy`, the task runs on it out of core (`Task.run_lazy`) and `data`
+    # holds only its first rows, for the checks.
+    reference: DataSource | None = None
+    lazy: bool = False
 
 
 @dataclass
@@ -149,9 +156,9 @@ def execute(run_id: int, prepared: PreparedRun, registry: Registry,
         try:
             seed_global_generators(request.seed)
             plugins.before_task_run(task, params, ctx)
-            result = task.run(request.data, params, ctx)
+            result = run_in_scope(task, request, params, ctx)
             tracked.check()
-            dataset = registry.datasets.stage(request.dataset_name, request.data, request.source)
+            dataset = stage_input(registry, request)
             staged += [dataset.staged] if dataset.staged else []
             models = []
             if request.register:
@@ -182,6 +189,31 @@ def execute(run_id: int, prepared: PreparedRun, registry: Registry,
                 remove(path)
     plugins.after_task_run(task, params, ctx, result)
     return RunOutcome(run_id, result, written)
+
+
+def run_in_scope(task: Task[Any], request: RunRequest, params: TaskParams, ctx: RunContext) -> Result:
+    """The task on the data in memory, or out of core on its source."""
+    if not request.lazy:
+        return task.run(request.data, params, ctx)
+    assert request.reference is not None
+    result = task.run_lazy(request.reference.lazy(), params, ctx)
+    if result is None:
+        raise Invalid(f"task {task.name!r} cannot run out of core; run it without --stream")
+    return result
+
+
+def stage_input(registry: Registry, request: RunRequest) -> StagedDataset:
+    """The run's dataset staged for its commit."""
+    if request.reference is None:
+        return registry.datasets.stage(request.dataset_name, request.data, request.source)
+    return stage_source(registry, request.dataset_name, request.reference, None if request.lazy else request.data)
+
+
+def stage_source(registry: Registry, name: str, source: DataSource, data: pl.DataFrame | None = None) -> StagedDataset:
+    """A source larger than WORKBENCH_COPY_LIMIT_MB by reference (URI + fingerprint); a smaller one copied."""
+    if source.total_bytes > copy_limit_bytes():
+        return registry.datasets.stage_reference(name, source)
+    return registry.datasets.stage(name, source.read() if data is None else data, source.uri)
 
 
 def outputs_record(run_id: int, result: Result) -> dict[str, Any]:

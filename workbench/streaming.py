@@ -24,9 +24,8 @@ from workbench.errors import Cancelled, Invalid, one_line
 from workbench.output import jsonable, write_result
 from workbench.params import build_params
 from workbench.registry import Registry, RunStatus
-from workbench.registry.datasets import StagedDataset
 from workbench.registry.store import remove
-from workbench.runner import RunOutcome, applied_values, check_writable, run_scope, seed_global_generators
+from workbench.runner import RunOutcome, applied_values, check_writable, run_scope, seed_global_generators, stage_source
 from workbench.sources import DataSource, write_parquet_part
 from workbench.workspace import validate_name
 
@@ -94,7 +93,7 @@ def stream_apply(request: StreamRequest, registry: Registry, progress: ProgressR
                 f"{request.batch_rows:,}): {len(written)} Parquet parts under `{request.out}/{task.batch_table}/`. "
                 f"The table here shows the first {min(rows, SAMPLE_ROWS):,} rows."))
             write_result(result, registry.run_dir(run_id), "parquet", ())
-            dataset = reference_or_copy(registry, request)
+            dataset = stage_source(registry, request.dataset_name, request.source)
             outputs = {"tables": {str(task.batch_table): [rows, sample_frame.width]}, "metrics": jsonable(metrics),
                        "charts": [], "folder": f"runs/{run_id}", "parts": written[:1000]}
             registry.commit_run(run_id, dataset, [], [model.ref], outputs, seconds)
@@ -108,16 +107,6 @@ def stream_apply(request: StreamRequest, registry: Registry, progress: ProgressR
         finally:
             ctx.close()
     return RunOutcome(run_id, result, [Path(path) for path in written if "://" not in path])
-
-
-def reference_or_copy(registry: Registry, request: StreamRequest) -> StagedDataset:
-    """A large input by reference (URI + fingerprint), a small one copied like any dataset."""
-    from workbench.sources import copy_limit_bytes
-
-    source = request.source
-    if source.total_bytes <= copy_limit_bytes():
-        return registry.datasets.stage(request.dataset_name, source.read(), source.uri)
-    return registry.datasets.stage_reference(request.dataset_name, source)
 
 
 def local_batches(request: StreamRequest, scorer: Scorer | None, progress: TrackedProgress) -> Iterator[pl.DataFrame]:
@@ -135,7 +124,8 @@ def ray_batches(request: StreamRequest, registry: Registry, params_json: dict[st
     """Score the batches on a Ray cluster (imported only here)."""
     from workbench.ray_executor import score_on_ray
 
-    yield from score_on_ray(request, registry, params_json, progress)
+    yield from score_on_ray(request.task, request.model, request.source, request.batch_rows, registry=registry,
+                            params=params_json, progress=progress, address=request.ray_address)
 
 
 def write_parts(batches: Iterator[pl.DataFrame], out: str, table: str) -> tuple[list[str], int, pl.DataFrame,

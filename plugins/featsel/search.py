@@ -58,7 +58,7 @@ def search(problem: Problem, model, *, trials: int, penalty: float, seed: int, p
     """Search subsets with TPE (or NSGA-II over score and size); `trials` counts across all workers."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)  # they count towards `trials`
     names = [f"use_{index}" for index in range(len(problem.features))]
     if pareto:
