@@ -71,7 +71,7 @@ CASES = {
     "ragged rows": (["run", "describe", "--data", "{ragged}"], "line 3 has 4 fields but the header has 3"),
     "undecodable bytes": (["run", "describe", "--data", "{latin}"], "is not valid utf-8: byte 0xe9 on line 2"),
     "unknown encoding": (["run", "describe", "--data", "{latin}", "--encoding", "klingon"], "unknown encoding"),
-    "data is a folder": (["run", "describe", "--data", "{folder}"], "is a folder"),
+    "data is a folder without parts": (["run", "describe", "--data", "{folder}"], "no Parquet or CSV files in"),
     "unknown file type": (["run", "describe", "--data", "{xlsx}"], "unknown file type '.xlsx'"),
     "broken parquet": (["run", "describe", "--data", "{parquet}"], "is not a readable Parquet file"),
     "two-character delimiter": (["run", "describe", "--data", "{good}", "--delimiter", ";;"], "must be one character"),

@@ -52,12 +52,34 @@ def test_results_repeat_with_a_fixed_seed(home):
 def test_classic_methods_share_the_split_and_are_compared(home):
     outcome = select(MOBILE, trials=10, compare=True, k=4)
     comparison = outcome.result.tables["comparison"]
-    assert comparison["method"].to_list() == ["optuna", "kbest_chi2_top4", "forward_sfs_top4", "importance_top4",
-                                              "all_features"]
-    assert comparison.filter(pl.col("method") != "optuna").filter(pl.col("method") != "all_features")[
-        "count"].to_list() == [4, 4, 4]
+    assert set(comparison["method"]) == {"optuna", "kbest_chi2_top4", "kbest_mutual_info_top4", "forward_sfs_top4",
+                                         "importance_top4", "all_features"}
+    assert comparison.filter(pl.col("method").str.ends_with("_top4"))["count"].to_list() == [4, 4, 4, 4]
     assert "ram" in comparison.filter(pl.col("method") == "kbest_chi2_top4")["features"][0]
+    assert "ram" in comparison.filter(pl.col("method") == "kbest_mutual_info_top4")["features"][0]
     assert set(outcome.result.charts) == {"comparison", "history"}
+
+
+def registered_features(name: str) -> list[str]:
+    return json.loads((Registry().models.load(name).path / "selection.json").read_text())["features"]
+
+
+def test_the_best_cross_validated_method_is_registered_and_marked(home):
+    params = {"target": "price_range", "model": "logistic", "trials": 8, "compare": True, "k": 4}
+    outcome = run_task(RunRequest("feature-selection", MOBILE, "mobile", params=params, register="best", seed=1),
+                       Registry())
+    comparison = outcome.result.tables["comparison"]
+    assert comparison["cv_score"].is_sorted(descending=True) and comparison["rank"].to_list() == list(range(1, 7))
+    top = comparison.row(0, named=True)
+    assert (top["best"], top["registered"]) == ("★", "yes") and comparison["best"].to_list().count("★") == 1
+    assert outcome.result.metrics["chosen_method"] == top["method"]
+    assert registered_features("best") == top["features"].split(", ")
+    assert f"Registered **{top['method']}** (the best cross-validated score)" in outcome.result.summary
+
+    named = run_task(RunRequest("feature-selection", MOBILE, "mobile", params={**params, "choose": "optuna"},
+                                register="named", seed=1), Registry())
+    optuna = named.result.tables["comparison"].filter(pl.col("method") == "optuna").row(0, named=True)
+    assert optuna["registered"] == "yes" and registered_features("named") == optuna["features"].split(", ")
 
 
 def test_pareto_front_trades_score_for_size(home):

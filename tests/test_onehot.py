@@ -176,3 +176,35 @@ def test_a_column_missing_in_every_training_row_gets_no_indicators():
     encoded, drift = encoder.transform_with_drift(pl.DataFrame({"x": ["a"], "num": [2]}))
     assert encoded.columns == ["num"] == list(encoder.get_feature_names_out())
     assert drift.filter(pl.col("status") == "unseen")["level"].to_list() == ["a"]
+
+
+def test_clean_names_are_safe_for_lightgbm_and_map_back_to_levels():
+    import lightgbm
+
+    adult = pl.read_csv(DATASETS / "adult_train.csv")
+    raw = RobustOneHotEncoder().fit(adult)
+    assert "income_>50K" in raw.get_feature_names_out()  # what LightGBM refuses as a DataFrame column
+    encoder = RobustOneHotEncoder(clean_names=True).fit(adult)
+    names = list(encoder.get_feature_names_out())
+    assert len(names) == len(set(names)) == len(raw.get_feature_names_out())
+    assert all(name.replace("_", "").isalnum() and not name[0].isdigit() for name in names)
+    back = {row["output_column"]: (row["column"], row["level"]) for row in encoder.output_levels()}
+    assert {back["income_50K"], back["income_50K_2"]} == {("income", ">50K"), ("income", "<=50K")}
+    encoded = encoder.transform(adult).to_pandas()
+    lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(encoded.drop(columns=["income_50K", "income_50K_2"]),
+                                                             adult["income"].to_numpy())
+    assert RobustOneHotEncoder.from_dict(json.loads(json.dumps(encoder.to_dict()))).transform(adult).columns == names
+
+
+def test_the_default_warns_about_id_like_and_treatment_like_columns(home):
+    from workbench.runner import RunRequest, run_task
+
+    campaign = pl.read_csv(DATASETS / "campaign_sample.csv").with_row_index("customer").with_columns(
+        pl.format("C{}", "customer").alias("customer"))
+    result = run_task(RunRequest("onehot", campaign, "campaign"), Registry()).result
+    assert result.metrics["suspicious_columns"] == 2
+    assert "`customer` has 1,600 distinct values in 1,600 rows (an ID?)" in result.summary
+    assert "`treatment` is named like an ID, treatment or outcome" in result.summary
+    chosen = run_task(RunRequest("onehot", campaign, "campaign", params={"columns": ["treatment"]}),
+                      Registry()).result
+    assert chosen.metrics["suspicious_columns"] == 0  # named on purpose: no warning

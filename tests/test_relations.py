@@ -50,6 +50,37 @@ def test_labels_are_enforced_and_duplicates_removed():
     assert parsed.duplicates == 1 and parsed.unparsed == ["Bob|likes|Acme"]
 
 
+@pytest.mark.parametrize(("line", "triple"), [
+    ("Alice -> work for -> Acme", Triple("Alice", "works for", "Acme")),
+    ("(Bob, lives in, Paris)", Triple("Bob", "lives in", "Paris")),
+    ("Carl|located in|France", Triple("Carl", "is located in", "France")),
+    ("Dan - killed - Eve", Triple("Dan", "killed", "Eve")),
+])
+def test_near_misses_are_repaired_and_counted(line, triple):
+    parsed = parse_output(line, labels=LABELS)
+    assert parsed.triples == [triple] and parsed.repaired == 1 and parsed.unparsed == []
+    assert parse_output(line, labels=LABELS, repair=False).unparsed == [line]
+
+
+def test_what_repair_cannot_place_stays_unparsed():
+    parsed = parse_output("Bob|likes|Acme\nThe text is about Bob, Acme, and Paris, mostly.\nA, B", labels=LABELS)
+    assert parsed.triples == [] and parsed.repaired == 0 and len(parsed.unparsed) == 3
+
+
+def test_example_rows_cover_the_relations_first_and_are_seeded():
+    from workbench_relations.examples import examples_from_rows
+    from workbench_relations.triples import parse_gold
+
+    texts, gold = DEV["text"].to_list(), [parse_gold(value) for value in DEV["triples"].to_list()]
+    examples, used = examples_from_rows(texts, gold, 4, seed=0)
+    assert len(examples) == len(used) == 4 and all(gold[i] for i in used)
+    shown = {triple.relation for i in used for triple in gold[i]}
+    present = {triple.relation for triples in gold for triple in triples}
+    assert len(shown) >= min(4, len(present))
+    assert examples_from_rows(texts, gold, 4, seed=0) == (examples, used)
+    assert examples_from_rows(texts, gold, 4, seed=1)[1] != used
+
+
 # -- scoring ---------------------------------------------------------------------------------------
 
 def test_strict_and_lenient_micro_scores_by_hand():
@@ -220,3 +251,56 @@ def test_the_default_model_path_is_found_without_importing_its_package():
     assert extra == {"gguf_file": "SmolLM2-135M-Instruct.Q4_1.gguf"}
     with pytest.raises(WorkbenchError, match="not a .gguf file"):
         resolve(str(DATASETS / "conll04_dev_sample.csv"))
+
+
+@pytest.mark.slow
+def test_the_default_is_the_shipped_student_and_the_plain_base_is_one_parameter_away(home):
+    params = {"text": "text", "gold": "triples", "max_new_tokens": 48}
+    student = run_task(RunRequest("relations", DEV.head(6), "dev", params=params), Registry()).result
+    assert "shipped CoNLL04 student" in student.summary
+    assert student.metrics["triples"] > 0 and student.metrics["strict_f1"] > 0
+    assert set(student.tables["triples"]["relation"].to_list()) <= set(LABELS)  # its labels came with it
+    plain = run_task(RunRequest("relations", DEV.head(6), "dev", params={**params, "student": False}),
+                     Registry()).result
+    assert "student" not in plain.summary and plain.metrics["unparsed_share"] >= student.metrics["unparsed_share"]
+
+
+def test_a_tampered_shipped_student_is_refused(tmp_path, monkeypatch):
+    import shutil
+
+    from workbench_relations import language_model
+
+    copy = tmp_path / "student"
+    shutil.copytree(language_model.STUDENT_FOLDER, copy)
+    with (copy / "adapter_config.json").open("a") as handle:
+        handle.write(" ")
+    monkeypatch.setattr(language_model, "STUDENT_FOLDER", copy)
+    with pytest.raises(WorkbenchError, match="does not match its manifest"):
+        language_model.shipped_student()
+
+
+@pytest.mark.slow
+def test_worked_examples_from_rows_or_a_file_go_into_the_prompt(home, tmp_path):
+    params = {"text": "text", "gold": "triples", "max_new_tokens": 32, "student": False, "labels": LABELS}
+    from_rows = run_task(RunRequest("relations", DEV.head(6), "dev", params={**params, "example_rows": 2}),
+                         Registry()).result
+    assert from_rows.metrics["examples"] == 2 and from_rows.metrics["sentences"] == 4  # left out of the scores
+    examples = tmp_path / "examples.csv"
+    TRAIN.head(3).write_csv(examples)
+    from_file = run_task(RunRequest("relations", DEV.head(2), "dev", params={**params, "examples": str(examples)}),
+                         Registry()).result
+    assert from_file.metrics["examples"] == 3 and from_file.metrics["sentences"] == 2
+    assert f"from {examples}" in from_file.summary
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"example_rows": 2}, "example_rows takes worked examples from the gold triples"),
+    ({"gold": "triples", "example_rows": 3}, "leaves no rows to extract from"),
+    ({"examples": "no/such.csv"}, "examples file not found"),
+])
+def test_example_misuse_is_one_line(home, tmp_path, params, message):
+    data = tmp_path / "dev.csv"
+    DEV.head(3).write_csv(data)
+    args = [item for key, value in {"text": "text", **params}.items() for item in ("-p", f"{key}={value}")]
+    done = run_cli("run", "relations", "--data", str(data), *args, home=home)
+    assert done.returncode == 2 and len(error_lines(done.stderr)) == 1 and message in done.stderr

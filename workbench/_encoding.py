@@ -5,6 +5,7 @@ Shared by every plugin that needs categorical features; needs scikit-learn (the 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -53,6 +54,20 @@ class EncodedColumn:
         return len(self.levels) - self.dropped + int(self.has_missing_column)
 
 
+def clean_names(names: list[str]) -> list[str]:
+    """Names any library accepts: letters, digits and `_` only, not starting with a digit, unique (`_2`, `_3`...)."""
+    cleaned, taken = [], set()
+    for name in names:
+        base = re.sub(r"_+", "_", re.sub(r"[^0-9A-Za-z_]", "_", name)).strip("_") or "column"
+        base = f"c_{base}" if base[0].isdigit() else base
+        candidate, suffix = base, 2
+        while candidate in taken:
+            candidate, suffix = f"{base}_{suffix}", suffix + 1
+        taken.add(candidate)
+        cleaned.append(candidate)
+    return cleaned
+
+
 def _as_polars(X: Any) -> pl.DataFrame:
     if isinstance(X, pl.DataFrame):
         return X
@@ -90,6 +105,7 @@ class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         max_levels: int = 100_000,
         separator: str = "_",
         drop_first: bool = False,
+        clean_names: bool = False,
     ) -> None:
         self.columns = columns
         self.handle_unknown = handle_unknown
@@ -100,6 +116,7 @@ class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         self.max_levels = max_levels
         self.separator = separator
         self.drop_first = drop_first
+        self.clean_names = clean_names
 
     # -- fitting --------------------------------------------------------------------------------
 
@@ -161,12 +178,29 @@ class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Output column names: each encoded column's indicators in place, other columns as they are."""
+        return np.array(list(self.output_name_map().values()), dtype=object)
+
+    def output_name_map(self) -> dict[str, str]:
+        """Each output's raw name (`column` + separator + level, or a passthrough column) to the name it gets."""
         check_is_fitted(self, "encoded_")
         encoded = {column.name: column for column in self.encoded_}
-        names: list[str] = []
+        raw: list[str] = []
         for name in self.feature_names_in_:
-            names.extend(encoded[name].output_names(self.separator) if name in encoded else [name])
-        return np.array(names, dtype=object)
+            raw.extend(encoded[name].output_names(self.separator) if name in encoded else [name])
+        return dict(zip(raw, clean_names(raw) if self.clean_names else raw, strict=True))
+
+    def output_levels(self) -> list[dict[str, str | None]]:
+        """Output column, input column and level for every output: the way back from a (clean) name."""
+        names = self.output_name_map()
+        encoded = {column.name: column for column in self.encoded_}
+        rows: list[dict[str, str | None]] = []
+        for name in self.feature_names_in_:
+            if name not in encoded:
+                rows.append({"output_column": names[name], "column": name, "level": None})
+                continue
+            rows.extend({"output_column": names[raw], "column": name, "level": level}
+                        for level, raw in encoded[name].indicators(self.separator))
+        return rows
 
     def set_output(self, *, transform: Literal["default", "pandas", "polars"] | None = None) -> RobustOneHotEncoder:
         """`polars` (the default) or `pandas` for dense output."""
@@ -239,16 +273,17 @@ class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
     def _dense(self, frame: pl.DataFrame, codes: dict[str, np.ndarray]) -> Any:
         """Indicators written straight into one column-major buffer that polars wraps without copying."""
         encoded = {column.name: column for column in self.encoded_}
+        names = self.output_name_map()
         total = sum(len(column.output_names(self.separator)) for column in self.encoded_)
         buffer = np.zeros((total, frame.height), dtype=np.uint8)
         series, row = [], 0
         for name in self.feature_names_in_:
             if name not in encoded:
-                series.append(frame.get_column(name))
+                series.append(frame.get_column(name).alias(names[name]))
                 continue
             for index, column_name in enumerate(encoded[name].output_names(self.separator)):
                 np.equal(codes[name], index, out=buffer[row].view(np.bool_))
-                series.append(pl.Series(column_name, buffer[row]))
+                series.append(pl.Series(names[column_name], buffer[row]))
                 row += 1
         output = pl.DataFrame(series)
         return output.to_pandas() if getattr(self, "_output", "polars") == "pandas" else output
@@ -295,7 +330,7 @@ class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
         check_is_fitted(self, "encoded_")
         return {"format_version": FORMAT_VERSION, "params": self.get_params(),
                 "input_columns": self.feature_names_in_.tolist(),
-                "encoded": [asdict(column) for column in self.encoded_]}
+                "encoded": [asdict(column) for column in self.encoded_], "outputs": self.output_levels()}
 
     @classmethod
     def from_dict(cls, state: dict[str, Any]) -> RobustOneHotEncoder:

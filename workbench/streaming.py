@@ -82,7 +82,8 @@ def stream_apply(request: StreamRequest, registry: Registry, progress: ProgressR
         try:
             seed_global_generators(request.seed)
             batches = (ray_batches(request, registry, params_json, tracked) if request.executor == "ray"
-                       else local_batches(request, task.batch_scorer(params, model, ctx.device), tracked))
+                       else local_batches(request, task.batch_scorer(params, model, ctx.device if task.gpu_batches
+                                                                     else "cpu"), tracked))
             written, rows, sample_frame, extra = write_parts(batches, request.out, str(task.batch_table))
             seconds = time.perf_counter() - started
             metrics = {"rows": rows, "parts": len(written), "seconds": round(seconds, 2),

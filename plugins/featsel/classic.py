@@ -32,6 +32,15 @@ def k_best(problem: Problem, model, k: int) -> tuple[list[bool], str]:
     return _top_features(problem, scores, k), name
 
 
+def mutual_information(problem: Problem, k: int, seed: int) -> list[bool]:
+    """SelectKBest with mutual information (catches non-linear and non-monotonic relations the F-test misses)."""
+    from sklearn.feature_selection import mutual_info_classif, mutual_info_regression
+
+    score = mutual_info_classif if problem.kind == "classification" else mutual_info_regression
+    X = np.nan_to_num(problem.X[problem.train])
+    return _top_features(problem, score(X, problem.y[problem.train], random_state=seed), k)
+
+
 def forward_sfs(problem: Problem, model, k: int) -> list[bool]:
     """scikit-learn's forward SequentialFeatureSelector on the encoded columns, with the shared folds."""
     from sklearn.feature_selection import SequentialFeatureSelector

@@ -24,6 +24,8 @@ def trials_table(problem: Problem, found: SearchResult) -> pl.DataFrame:
 
 def comparison_chart(comparison: pl.DataFrame, metric: str):
     """CV and test score per method as dots (scores are close: no bars from zero), feature count beside."""
+    comparison = comparison.with_columns((pl.col("method") + pl.when(pl.col("best") != "").then(pl.lit(" ★ best"))
+                                          .otherwise(pl.lit(""))).alias("method"))
     long = comparison.unpivot(index=["method", "count"], on=["cv_score", "test_score"], variable_name="split",
                               value_name="score").with_columns(pl.col("split").str.replace("_score", ""))
     y = alt.Y("method:N", sort=comparison["method"].to_list(), title=None)
@@ -61,8 +63,19 @@ def pareto_chart(pareto: pl.DataFrame, trials: pl.DataFrame, metric: str):
         width=460, title=alt.TitleParams("Pareto front", subtitle=f"Best {metric} for each number of features")))
 
 
-def build_result(problem: Problem, found: SearchResult, rows: list[dict], params, artifact: ModelArtifact) -> Result:
-    comparison = pl.DataFrame(rows)
+def comparison_table(rows: list[dict], chosen: dict, lower_is_better: bool) -> pl.DataFrame:
+    """Every method ranked by CV score (best first), the best and the registered one marked."""
+    best = min(rows, key=lambda row: ((row["cv_score"] if lower_is_better else -row["cv_score"]), row["count"]))
+    table = pl.DataFrame([{"rank": 0, "best": "★" if row is best else "",
+                           "registered": "yes" if row is chosen else "",
+                           **{k: v for k, v in row.items() if k not in ("mask", "key")}} for row in rows])
+    table = table.sort(["cv_score", "count"], descending=[not lower_is_better, False])
+    return table.with_columns(pl.int_range(1, table.height + 1).alias("rank"))
+
+
+def build_result(problem: Problem, found: SearchResult, rows: list[dict], chosen: dict, params,
+                 artifact: ModelArtifact) -> Result:
+    comparison = comparison_table(rows, chosen, problem.lower_is_better)
     trials = trials_table(problem, found)
     tables = {"comparison": comparison, "trials": trials}
     charts = {"comparison": comparison_chart(comparison, problem.metric),
@@ -78,11 +91,17 @@ def build_result(problem: Problem, found: SearchResult, rows: list[dict], params
         metrics[f"{row['method']}_cv"] = round(row["cv_score"], 4)
         metrics[f"{row['method']}_test"] = round(row["test_score"], 4)
         metrics[f"{row['method']}_count"] = row["count"]
+    metrics.update({"chosen_method": chosen["method"], "chosen_cv": round(chosen["cv_score"], 4),
+                    "chosen_test": round(chosen["test_score"], 4), "chosen_count": chosen["count"]})
     artifact.metrics = metrics
-    best = rows[0]
-    summary = (f"Optuna chose **{best['count']} of {len(problem.features)} features** ({best['features']}): CV "
-               f"{problem.metric} {best['cv_score']:.4f}, test {best['test_score']:.4f}, after {len(trials)} trials "
-               f"({metrics['pruned']} pruned, {found.cache_hits} answered from the cache, {found.fits} model fits).")
+    optuna = rows[0]
+    why = "the best cross-validated score" if params.choose == "best" else f"named by choose={params.choose}"
+    summary = (f"Registered **{chosen['method']}** ({why}): **{chosen['count']} of {len(problem.features)} "
+               f"features** ({chosen['features']}), CV {problem.metric} {chosen['cv_score']:.4f}, test "
+               f"{chosen['test_score']:.4f}. Optuna's subset scored CV {optuna['cv_score']:.4f} with "
+               f"{optuna['count']} features after {len(trials)} trials ({metrics['pruned']} pruned, "
+               f"{found.cache_hits} answered from the cache, {found.fits} model fits). The comparison table ranks "
+               "every method by the same CV score; the test score is for reading only, never for choosing.")
     if problem.dropped:
         summary += f"\n\nDropped constant or empty columns: {', '.join(problem.dropped)}."
     return Result(tables=tables, metrics=metrics, charts=charts, summary=summary, models=[artifact])

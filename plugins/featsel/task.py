@@ -44,7 +44,10 @@ class FeatureSelectionParams(TaskParams):
     sampler: Literal["tpe", "nsga2"] = advanced(
         "tpe", description="tpe: one objective; nsga2: the Pareto front of CV score against feature count.")
     k: int | None = advanced(None, ge=1, description="Features kept by the classic methods (default: 10, or half).")
-    compare: bool = advanced(True, description="Also run SelectKBest, forward SFS, importance top-k and all features.")
+    compare: bool = advanced(True, description="Also run SelectKBest (F-test/chi2 and mutual information), forward "
+                             "SFS, importance top-k and all features.")
+    choose: Literal["best", "optuna", "kbest", "mutual_info", "forward_sfs", "importance", "all_features"] = Field(
+        "best", description="Whose subset is registered: the best cross-validated method, or the one named.")
     storage: str | None = advanced(
         None, description="Shared study storage: journal:PATH (one machine) or postgresql://... (many).")
     study: str | None = advanced(None, description="Study name; workers with the same name share the trials.")
@@ -87,6 +90,9 @@ class FeatureSelection(Task[FeatureSelectionParams]):
         from workbench_featsel.problem import check_target
 
         check_target(data, params.target, params.task_type, params.metric, params.folds, params.test_size)
+        if not params.compare and params.choose not in ("best", "optuna"):
+            raise WorkbenchError(f"choose={params.choose} needs the classic methods: drop -p compare=false, or "
+                                 "choose optuna")
         return None
 
     def run(self, data: pl.DataFrame, params: FeatureSelectionParams, ctx: RunContext) -> Result:
@@ -106,39 +112,49 @@ class FeatureSelection(Task[FeatureSelectionParams]):
         found = search(problem, model, trials=params.trials, penalty=params.penalty, seed=ctx.seed,
                        pareto=params.sampler == "nsga2", storage=storage, study_name=params.study,
                        progress=ctx.progress)
-        rows = [_row("optuna", problem, found.best_mask, found.best_cv,
+        rows = [_row("optuna", "optuna", problem, found.best_mask, found.best_cv,
                      holdout_score(model, problem, problem.columns(found.best_mask)), found.seconds)]
         if params.compare:
             k = params.k or (10 if len(problem.features) > 10 else max(1, len(problem.features) // 2))
-            for select in ctx.progress.track(_classic_methods(k), "Classic methods"):
+            for key, select in ctx.progress.track(_classic_methods(k, ctx.seed), "Classic methods"):
                 started = time.perf_counter()
                 mask, label = select(problem, model)
                 columns = problem.columns(mask)
-                rows.append(_row(label, problem, mask, cross_validate(model, problem, columns),
+                rows.append(_row(key, label, problem, mask, cross_validate(model, problem, columns),
                                  holdout_score(model, problem, columns), time.perf_counter() - started))
-        artifact = _save(ctx, problem, model, found.best_mask, params.target)
-        return build_result(problem, found, rows, params, artifact)
+        chosen = _chosen(rows, params.choose, problem.lower_is_better)
+        artifact = _save(ctx, problem, model, chosen["mask"], params.target)
+        return build_result(problem, found, rows, chosen, params, artifact)
 
 
-def _classic_methods(k: int):
-    from workbench_featsel.classic import forward_sfs, importance, k_best
+def _classic_methods(k: int, seed: int):
+    """(key, selector) pairs; each selector returns the feature mask and the method's label."""
+    from workbench_featsel.classic import forward_sfs, importance, k_best, mutual_information
 
     def kbest(problem, model):
         mask, function = k_best(problem, model, k)
         return mask, f"kbest_{function}_top{k}"
 
     return [
-        kbest,
-        lambda problem, model: (forward_sfs(problem, model, k), f"forward_sfs_top{k}"),
-        lambda problem, model: (importance(problem, model, k), f"importance_top{k}"),
-        lambda problem, model: ([True] * len(problem.features), "all_features"),
+        ("kbest", kbest),
+        ("mutual_info", lambda problem, model: (mutual_information(problem, k, seed), f"kbest_mutual_info_top{k}")),
+        ("forward_sfs", lambda problem, model: (forward_sfs(problem, model, k), f"forward_sfs_top{k}")),
+        ("importance", lambda problem, model: (importance(problem, model, k), f"importance_top{k}")),
+        ("all_features", lambda problem, model: ([True] * len(problem.features), "all_features")),
     ]
 
 
-def _row(method: str, problem, mask, cv: float, test: float, seconds: float) -> dict:
+def _row(key: str, method: str, problem, mask, cv: float, test: float, seconds: float) -> dict:
     chosen = [name for name, keep in zip(problem.features, mask, strict=True) if keep]
-    return {"method": method, "features": ", ".join(chosen), "count": len(chosen),
-            "cv_score": problem.shown(cv), "test_score": problem.shown(test), "seconds": seconds}
+    return {"key": key, "method": method, "features": ", ".join(chosen), "count": len(chosen),
+            "cv_score": problem.shown(cv), "test_score": problem.shown(test), "seconds": seconds, "mask": list(mask)}
+
+
+def _chosen(rows: list[dict], choose: str, lower_is_better: bool) -> dict:
+    """The row whose subset is registered: the best CV score (fewer features break ties), or the one named."""
+    if choose != "best":
+        return next(row for row in rows if row["key"] == choose)
+    return min(rows, key=lambda row: ((row["cv_score"] if lower_is_better else -row["cv_score"]), row["count"]))
 
 
 def _save(ctx: RunContext, problem, model, mask, target: str) -> ModelArtifact:

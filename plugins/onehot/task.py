@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
     from workbench.sdk import ModelRecord, RecordedRun, ReportSection
 
 ENCODER_FILE = "encoder.json"
+# Names that usually mark a column which should not be encoded as a feature: IDs, arms, outcomes, targets.
+ROLE_LIKE = re.compile(r"(^|[_\s-])(id|uuid|key|treatment|treated|arm|variant|outcome|target|label)($|[_\s-])",
+                       re.IGNORECASE)
+ID_LIKE_SHARE = 0.5  # distinct levels above this share of the rows (and 50 rows or more) look like an ID
 
 
 class OneHotParams(TaskParams):
@@ -32,6 +37,9 @@ class OneHotParams(TaskParams):
         "level", description="Missing values as their own 'nan' indicator, or as all zeros.")
     max_levels: int = advanced(
         100_000, ge=1, description="Refuse a column with more distinct levels unless max_categories is set.")
+    clean_names: bool = advanced(
+        False, description="Output names of letters, digits and _ only (LightGBM and others refuse `$`, `)`, ...); "
+        "the levels table and the model map each back to its column and level.")
 
 
 class OneHot(Task[OneHotParams]):
@@ -62,6 +70,7 @@ class OneHot(Task[OneHotParams]):
             encoded, drift = encoder.transform_with_drift(data)
             bar.advance()
         unseen = drift.filter(drift["status"] == "unseen")
+        checks = suspicious_columns(encoder, data.height) if ctx.model is None and params.columns is None else []
         metrics = {
             "rows": data.height,
             "encoded_columns": len(encoder.encoded_),
@@ -69,12 +78,17 @@ class OneHot(Task[OneHotParams]):
             "unseen_levels": unseen.height,
             "rows_with_unseen": int(unseen["count"].sum()),
             "absent_levels": drift.height - unseen.height,
+            "suspicious_columns": len(checks),
         }
+        summary = summary_text(encoder, drift, fitted=ctx.model is None)
+        if checks:
+            summary += "\n\n**Check these columns** (every string column is encoded by default; pass " \
+                       "-p columns=[...] to choose): " + "; ".join(checks) + "."
         return Result(
             tables={"encoded": encoded, "drift": drift, "levels": levels_table(encoder)},
             metrics=metrics,
             charts={"drift": drift_chart(drift)} if unseen.height else {},
-            summary=summary_text(encoder, drift, fitted=ctx.model is None),
+            summary=summary,
             models=models,
         )
 
@@ -100,13 +114,27 @@ def load_encoder(model: ModelRecord):
     return RobustOneHotEncoder.from_dict(json.loads((model.path / ENCODER_FILE).read_text()))
 
 
+def suspicious_columns(encoder, rows: int) -> list[str]:
+    """Encoded columns that look like an ID (nearly one level per row) or like another role (treatment, outcome)."""
+    found = []
+    for encoded in encoder.encoded_:
+        levels = len(encoded.levels) + len(encoded.infrequent)
+        if rows >= 50 and levels > ID_LIKE_SHARE * rows:
+            found.append(f"`{encoded.name}` has {levels:,} distinct values in {rows:,} rows (an ID?)")
+        elif ROLE_LIKE.search(encoded.name):
+            found.append(f"`{encoded.name}` is named like an ID, treatment or outcome, not a feature")
+    return found
+
+
 def levels_table(encoder) -> pl.DataFrame:
-    """One row per output indicator: input column, level and output column name."""
+    """One row per output indicator: input column, level and output column name (clean when asked)."""
     import polars as pl
 
+    names = encoder.output_name_map()
     rows = []
     for encoded in encoder.encoded_:
-        for position, (level, name) in enumerate(encoded.indicators(encoder.separator)):
+        for position, (level, raw) in enumerate(encoded.indicators(encoder.separator)):
+            name = names[raw]
             if encoded.has_infrequent_column and position == encoded.infrequent_code:
                 level = "(infrequent: " + ", ".join(encoded.infrequent[:5]) + ")"
             rows.append({"column": encoded.name, "level": level, "output_column": name})

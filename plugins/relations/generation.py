@@ -1,4 +1,5 @@
-"""Batched generation with the tokenizer's chat template and left padding; tokens counted for throughput."""
+"""Batched generation with the tokenizer's chat template and left padding, worked examples as earlier turns,
+stop sequences; tokens counted for throughput."""
 
 from __future__ import annotations
 
@@ -23,6 +24,11 @@ def system_prompt(base: str | None, labels: list[str] | None) -> str:
     return text
 
 
+# A blank line or a new chat turn ends the answer: the model has written its triples.
+STOP_STRINGS = ["\n\n", "<|im_start|>", "<|im_end|>"]
+Example = tuple[str, str]  # (text, answer lines)
+
+
 @dataclass
 class Decoding:
     """Greedy by default; beam search with `num_beams` > 1; sampling when `temperature` is set."""
@@ -33,9 +39,10 @@ class Decoding:
     temperature: float | None = None
     repetition_penalty: float | None = None
 
-    def generate_kwargs(self, pad_token_id: int) -> dict:
-        kwargs = {"max_new_tokens": self.max_new_tokens, "num_beams": self.num_beams, "pad_token_id": pad_token_id,
-                  "do_sample": bool(self.temperature)}
+    def generate_kwargs(self, tokenizer) -> dict:
+        kwargs = {"max_new_tokens": self.max_new_tokens, "num_beams": self.num_beams,
+                  "pad_token_id": tokenizer.pad_token_id, "do_sample": bool(self.temperature),
+                  "stop_strings": STOP_STRINGS, "tokenizer": tokenizer}
         if self.temperature:
             kwargs["temperature"] = self.temperature
         if self.repetition_penalty:
@@ -50,27 +57,32 @@ class Generations:
     seconds: float
 
 
-def chat_prompt(tokenizer, system: str, text: str, answer: str | None = None) -> str:
-    """The conversation as the model's chat template writes it (ready for the answer when `answer` is None)."""
+def chat_prompt(tokenizer, system: str, text: str, answer: str | None = None,
+                examples: list[Example] | None = None) -> str:
+    """The conversation as the model's chat template writes it (ready for the answer when `answer` is None);
+    each worked example is an earlier user turn and its answer."""
     if not getattr(tokenizer, "chat_template", None):
         raise WorkbenchError("this model's tokenizer has no chat template; use an instruction-tuned model")
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": text}]
+    messages = [{"role": "system", "content": system}]
+    for example_text, example_answer in examples or []:
+        messages += [{"role": "user", "content": example_text}, {"role": "assistant", "content": example_answer}]
+    messages.append({"role": "user", "content": text})
     if answer is not None:
         messages.append({"role": "assistant", "content": answer})
     return tokenizer.apply_chat_template(messages, add_generation_prompt=answer is None, tokenize=False)
 
 
 def generate(loaded: LoadedModel, system: str, texts: list[str], decoding: Decoding,
-             progress: ProgressReporter) -> Generations:
+             progress: ProgressReporter, examples: list[Example] | None = None) -> Generations:
     """Answers for `texts`, batched by prompt length so little padding is computed."""
     import torch
 
     tokenizer, model = loaded.tokenizer, loaded.model
-    prompts = [chat_prompt(tokenizer, system, text) for text in texts]
+    prompts = [chat_prompt(tokenizer, system, text, examples=examples) for text in texts]
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
     answers = [""] * len(texts)
     new_tokens = 0
-    kwargs = decoding.generate_kwargs(tokenizer.pad_token_id)
+    kwargs = decoding.generate_kwargs(tokenizer)
     stops = {tokenizer.pad_token_id, tokenizer.eos_token_id}
     started = time.perf_counter()
     with torch.inference_mode(), progress.bar("Generating", total=len(texts)) as bar:

