@@ -181,20 +181,22 @@ def test_our_sklift_convention_matches_scikit_uplift_on_fixed_data():
         sk_at_k(outcome, score, treated, strategy="overall", k=0.3), abs=1e-12)
 
 
+@pytest.mark.parametrize("binary", [False, True], ids=["continuous", "0/1 outcome"])
 @pytest.mark.parametrize("kind", ["linear_dml", "causal_forest"])
-def test_the_stored_effect_model_gives_econml_s_effects_and_intervals(kind):
+def test_the_stored_effect_model_gives_econml_s_effects_and_intervals(kind, binary):
     from workbench_uplift.effect_model import effect_and_interval, export
     from workbench_uplift.estimate import make_estimator
 
     frame, _ = campaign(n_per_arm=300, seed=5)
     X = frame.select([f"x{i}" for i in range(10)]).to_numpy()
     rows = np.isin(frame["treatment"].to_numpy(), ["control", "email"])
-    estimator = make_estimator(kind, False, 2, 0)
-    estimator.fit(frame["outcome"].to_numpy()[rows], (frame["treatment"].to_numpy()[rows] == "email").astype(int),
-                  X=X[rows])
+    outcome = frame["outcome"].to_numpy()
+    outcome = (outcome > np.median(outcome)).astype(float) if binary else outcome
+    estimator = make_estimator(kind, binary, 2, 0)
+    estimator.fit(outcome[rows], (frame["treatment"].to_numpy()[rows] == "email").astype(int), X=X[rows])
     point, low, high = effect_and_interval(export(estimator), X, 0.1)
-    expected_low, expected_high = estimator.effect_interval(X, alpha=0.1)
-    assert np.allclose(point, estimator.effect(X), atol=1e-10)
+    expected_low, expected_high = (np.ravel(bound) for bound in estimator.effect_interval(X, alpha=0.1))
+    assert np.allclose(point, np.ravel(estimator.effect(X)), atol=1e-10)  # (rows, 1) for a 0/1 outcome
     assert np.allclose(low, expected_low, atol=1e-10) and np.allclose(high, expected_high, atol=1e-10)
 
 

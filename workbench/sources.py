@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "csv", ".txt": "csv"}
 # Inputs larger than this (in MiB) are registered by reference instead of being copied into the workspace.
 DEFAULT_COPY_LIMIT_MB = 256
+COPY_LIMIT_ROWS = 1_000_000  # rows above which a streamed or out-of-core input is referenced, whatever its size
 
 
 def copy_limit_bytes() -> int:

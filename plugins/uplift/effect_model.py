@@ -117,8 +117,9 @@ def export(estimator) -> EffectModel:
 
     if not isinstance(estimator, CausalForestDML):
         final = estimator.model_final_
-        return LinearEffect(np.asarray(final._param, dtype=np.float64).ravel(),
-                            np.asarray(final._param_var, dtype=np.float64))
+        params = np.asarray(final._param, dtype=np.float64).ravel()
+        # a 0/1 outcome gives the covariance a leading axis of one: (1, p, p)
+        return LinearEffect(params, np.asarray(final._param_var, dtype=np.float64).reshape(params.size, params.size))
     forest = estimator.model_final_.estimators_[0]
     trees = [tree.tree_ for tree in forest.estimators_]
     sizes = np.array([tree.node_count for tree in trees])
