@@ -81,9 +81,13 @@ def load(reference: str | None, device: str, adapter: Path | None = None, quanti
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if adapter is not None:
+        import warnings
+
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+        with warnings.catch_warnings():  # transformers' deprecation notices about peft's calls, not the user's
+            warnings.simplefilter("ignore", FutureWarning)
+            model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     if not quantize_4bit:
         model = model.to(device)
     model.eval()
