@@ -2,8 +2,7 @@
 
 import json
 
-import pytest
-from conftest import DATASETS, error_lines, run_cli
+from conftest import DATASETS, run_cli
 
 from workbench.registry import Registry
 
@@ -50,57 +49,6 @@ def write(tmp_path, name, content: bytes):
     path = tmp_path / name
     path.write_bytes(content)
     return str(path)
-
-
-BAD_INPUTS = {
-    "missing file": (["run", "describe", "--data", "{tmp}/absent.csv"], "file not found"),
-    "empty file": (["run", "describe", "--data", "{empty}"], "is empty"),
-    "header only": (["run", "describe", "--data", "{header}"], "has no rows"),
-    "ragged rows": (["run", "describe", "--data", "{ragged}"], "line 3 has 4 fields but the header has 3"),
-    "undecodable bytes": (["run", "describe", "--data", "{latin}"], "is not valid utf-8: byte 0xe9 on line 2"),
-    "unknown task": (["run", "nosuch", "--data", "{good}"], "unknown task 'nosuch'; known tasks: chart, describe"),
-    "unknown param": (["run", "describe", "--data", "{good}", "-p", "tpo=3"], "unknown parameter 'tpo'"),
-    "ill-typed param": (["run", "describe", "--data", "{good}", "-p", "top=many"], "invalid parameter 'top'"),
-    "param out of bounds": (["run", "describe", "--data", "{good}", "-p", "top=0"], "greater than or equal to 1"),
-    "param not key=value": (["run", "describe", "--data", "{good}", "-p", "top"], "is not key=value"),
-    "bad params file": (["run", "describe", "--data", "{good}", "--params", "{ragged}"], "is not valid JSON"),
-    "missing column": (["run", "scale", "--data", "{good}", "-p", "column=height"],
-                       "column 'height' (parameter column) is not in the data; columns are: name, age"),
-    "missing required param": (["run", "scale", "--data", "{good}"], "parameter 'column' is required"),
-    "unknown model": (["run", "scale", "--data", "{good}", "-p", "column=age", "--model", "ghost@2"],
-                      "unknown model 'ghost'"),
-    "model for a task without apply": (["run", "describe", "--data", "{good}", "--model", "x"],
-                                       "does not apply registered models"),
-    "model name with separator": (["run", "scale", "--data", "{good}", "-p", "column=age",
-                                   "--register", "../evil"], "invalid model name '../evil'"),
-    "dataset name with dots": (["run", "describe", "--data", "{good}", "--name", ".."], "invalid dataset name"),
-    "datasets add with slash": (["datasets", "add", "a/b", "{good}"], "invalid dataset name 'a/b'"),
-    "unknown file type": (["run", "describe", "--data", "{xlsx}"], "unknown file type '.xlsx'"),
-    "broken parquet": (["run", "describe", "--data", "{parquet}"], "is not a readable Parquet file"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-def test_bad_input_is_one_line_exit_2_and_nothing_registered(home, tmp_path, case):
-    files = {
-        "tmp": str(tmp_path),
-        "empty": write(tmp_path, "empty.csv", b""),
-        "header": write(tmp_path, "header.csv", b"a,b\n"),
-        "ragged": write(tmp_path, "ragged.csv", b"a,b,c\n1,2,3\n4,5,6,7\n"),
-        "latin": write(tmp_path, "latin.csv", "name,age\nJos\u00e9,3\n".encode("latin-1")),
-        "good": write(tmp_path, "good.csv", b"name,age\nann,31\nbob,45\n"),
-        "xlsx": write(tmp_path, "sheet.xlsx", b"PK\x03\x04"),
-        "parquet": write(tmp_path, "broken.parquet", b"PAR1 not really"),
-    }
-    args, message = BAD_INPUTS[case]
-    result = run_cli(*[arg.format(**files) for arg in args], home=home, third_party=True)
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = error_lines(result.stderr)
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert message in lines[0]
-    assert "Traceback" not in result.stderr
-    registry = Registry()
-    assert registry.datasets.list() == [] and registry.models.list() == []
 
 
 def test_latin1_file_reads_with_encoding_option(home, tmp_path):
