@@ -24,9 +24,19 @@ FINAL_STATUSES = frozenset({RunStatus.succeeded, RunStatus.failed, RunStatus.can
 
 
 @dataclass(frozen=True)
-class DatasetRecord:
+class Versioned:
+    """A named, numbered version: `name@version`."""
+
     name: str
     version: int
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+@dataclass(frozen=True)
+class DatasetRecord(Versioned):
     sha256: str
     schema: dict[str, str]
     n_rows: int
@@ -36,15 +46,9 @@ class DatasetRecord:
     storage: str = "copy"  # "reference": the data stays at `uri`, fingerprinted by `sha256`
     uri: str | None = None
 
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.version}"
-
 
 @dataclass(frozen=True)
-class ModelRecord:
-    name: str
-    version: int
+class ModelRecord(Versioned):
     task: str
     params: dict[str, Any]
     metrics: dict[str, Any]
@@ -54,10 +58,6 @@ class ModelRecord:
     created_at: datetime
     aliases: tuple[str, ...] = ()
     run_id: int | None = None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.version}"
 
 
 @dataclass(frozen=True)
