@@ -202,14 +202,13 @@ def _run_in_memory(task: str, data: str, dataset_name: str, values: dict[str, An
     """Read the input (or, for a task that can, profile it out of core) and run the task on it."""
     from workbench._io import read_table
     from workbench.runner import RunRequest, run_task
-    from workbench.sources import COPY_LIMIT_ROWS, copy_limit_bytes, is_multipart, open_source
+    from workbench.sources import copy_limit_bytes, is_multipart, open_source
 
     source = None
     if is_multipart(data) or lazy or Path(data).is_file() and Path(data).stat().st_size > copy_limit_bytes() \
             and Path(data).suffix.lower() in (".csv", ".tsv", ".parquet", ".pq"):
         source = open_source(data, delimiter)
-    large = source is not None and (source.total_bytes > copy_limit_bytes() or (source.rows() or 0) > COPY_LIMIT_ROWS)
-    lazy = lazy or (large and _runs_lazily(plugins.get_task(task)))
+    lazy = lazy or (source is not None and source.too_large_to_read() and _runs_lazily(plugins.get_task(task)))
     if source is None:
         frame = read_table(data, encoding=encoding, delimiter=delimiter)
     else:

@@ -31,7 +31,7 @@ from workbench.registry import DatasetRecord, ModelRecord, Registry, RunStatus
 from workbench.registry.datasets import StagedDataset
 from workbench.registry.runs import HEARTBEAT_SECONDS
 from workbench.registry.store import remove
-from workbench.sources import COPY_LIMIT_ROWS, DataSource, copy_limit_bytes
+from workbench.sources import DataSource, copy_limit_bytes
 from workbench.workspace import validate_name
 
 TABLE_FORMATS = ("csv", "parquet")
@@ -212,10 +212,10 @@ def stage_input(registry: Registry, request: RunRequest) -> StagedDataset:
 def stage_source(registry: Registry, name: str, source: DataSource, data: pl.DataFrame | None = None) -> StagedDataset:
     """A source larger than WORKBENCH_COPY_LIMIT_MB by reference (URI + fingerprint); a smaller one copied.
 
-    Without `data` in memory (a streamed or out-of-core run), Parquet of more than COPY_LIMIT_ROWS rows is
-    referenced too: compressed Parquet can be small on disk and many gigabytes once read.
+    Without `data` in memory (a streamed or out-of-core run), the row count counts too: registering must never
+    read a large input whole.
     """
-    if source.total_bytes > copy_limit_bytes() or (data is None and (source.rows() or 0) > COPY_LIMIT_ROWS):
+    if source.too_large_to_read() if data is None else source.total_bytes > copy_limit_bytes():
         return registry.datasets.stage_reference(name, source)
     return registry.datasets.stage(name, source.read() if data is None else data, source.uri)
 

@@ -92,6 +92,11 @@ class DataSource:
         csv_format = ds.CsvFileFormat(parse_options=csv.ParseOptions(delimiter=self.delimiter))
         return ds.dataset(paths, format=csv_format, filesystem=self.filesystem)
 
+    def too_large_to_read(self) -> bool:
+        """Over WORKBENCH_COPY_LIMIT_MB on disk, or Parquet of more than COPY_LIMIT_ROWS rows (compressed Parquet
+        can be small on disk and many gigabytes once read)."""
+        return self.total_bytes > copy_limit_bytes() or (self.rows() or 0) > COPY_LIMIT_ROWS
+
     def rows(self) -> int | None:
         """The number of rows, from Parquet metadata (None for CSV, which would need a full read)."""
         if self.format != "parquet":
