@@ -1,7 +1,7 @@
 """Benchmark: relation extraction on CoNLL04 (../shared/data/conll04) with the offline SmolLM2-135M-Instruct.
 
     python benchmarks/relations_bench.py quality [--epochs 2]   # zero-shot dev F1, LoRA on train, dev F1 again
-    python benchmarks/relations_bench.py throughput [--rows 64] [--random-weights]
+    python benchmarks/relations_bench.py throughput [--rows 64] [--batch-sizes 16,64,128,auto] [--random-weights]
 
 quality: every step goes through the `relations` task (a throwaway workbench home): extraction on dev
 with the closed label set, LoRA training on all of train, extraction on dev with the registered adapter.
@@ -59,7 +59,7 @@ def quality(epochs: int, learning_rate: float, batch_size: int) -> None:
           f"{trained['first_loss']} -> {trained['final_loss']}, {train_seconds:.0f} s ({trained['method']}).")
 
 
-def throughput(rows: int, max_new_tokens: int, batch_size: int, random_weights: bool) -> None:
+def throughput(rows: int, max_new_tokens: int, batch_sizes: list[int | None], random_weights: bool) -> None:
     import torch
     from transformers import pipeline
 
@@ -79,9 +79,11 @@ def throughput(rows: int, max_new_tokens: int, batch_size: int, random_weights: 
         loaded = LoadedModel(model, loaded.tokenizer, "random SmolLM2-135M", device)
     texts = convert(SHARED / "conll04_dev.json")["text"].to_list()[:rows]
     system = system_prompt(None, LABELS)
-    decoding = Decoding(max_new_tokens=max_new_tokens, batch_size=batch_size)
-    generate(loaded, system, texts[:batch_size], decoding, ProgressReporter())  # warm-up
-    batched = generate(loaded, system, texts, decoding, ProgressReporter())
+    batched = {}
+    for batch_size in batch_sizes:
+        decoding = Decoding(max_new_tokens=max_new_tokens, batch_size=batch_size)
+        generate(loaded, system, texts[:batch_size or 16], decoding, ProgressReporter())  # warm-up
+        batched[batch_size] = generate(loaded, system, texts, decoding, ProgressReporter())
 
     generator = pipeline("text-generation", model=loaded.model, tokenizer=loaded.tokenizer, device=device)
     loop_tokens = 0
@@ -95,26 +97,36 @@ def throughput(rows: int, max_new_tokens: int, batch_size: int, random_weights: 
     loop_seconds = time.perf_counter() - started
     name = torch.cuda.get_device_name() if device == "cuda" else f"CPU ({os.cpu_count()} cores)"
     print(f"{loaded.reference} on {name}, {len(texts)} CoNLL04 dev sentences, greedy, max_new_tokens="
-          f"{max_new_tokens}, batch {batch_size}:\n")
+          f"{max_new_tokens}:\n")
     print("| method | seconds | sentences/s | generated tokens/s | speed-up |")
     print("|---|---|---|---|---|")
     loop_rate = len(texts) / loop_seconds
     print(f"| per-sentence pipeline loop | {loop_seconds:.1f} | {loop_rate:.2f} | {loop_tokens / loop_seconds:.0f} "
           f"| 1.0x |")
-    rate = len(texts) / batched.seconds
-    print(f"| batched (left padding) | {batched.seconds:.1f} | {rate:.2f} | {batched.new_tokens / batched.seconds:.0f} "
-          f"| {rate / loop_rate:.1f}x |")
+    for batch_size, run in batched.items():
+        rate = len(texts) / run.seconds
+        label = f"batch {run.batch_size}" + (" (adaptive default)" if batch_size is None else "")
+        print(f"| batched, {label} | {run.seconds:.1f} | {rate:.2f} | {run.new_tokens / run.seconds:.0f} "
+              f"| {rate / loop_rate:.1f}x |")
+
+
+def _batch_sizes(text: str) -> list[int | None]:
+    """'16,64,auto' -> [16, 64, None]; auto is the task's adaptive default."""
+    return [None if item.strip() == "auto" else int(item) for item in text.split(",")]
 
 
 def main() -> None:
+    from workbench_relations.lora import LoraSettings
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("part", choices=["quality", "throughput"])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--learning-rate", type=float, default=5e-4)
-    parser.add_argument("--train-batch-size", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=LoraSettings.epochs)
+    parser.add_argument("--learning-rate", type=float, default=LoraSettings.learning_rate)
+    parser.add_argument("--train-batch-size", type=int, default=LoraSettings.batch_size)
     parser.add_argument("--rows", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-sizes", type=_batch_sizes, default=_batch_sizes("16,auto"),
+                        help="comma-separated batch sizes; auto: the adaptive default (16 on CPU)")
     parser.add_argument("--random-weights", action="store_true")
     args = parser.parse_args()
     if not SHARED.is_dir():
@@ -123,7 +135,7 @@ def main() -> None:
     if args.part == "quality":
         quality(args.epochs, args.learning_rate, args.train_batch_size)
     else:
-        throughput(args.rows, args.max_new_tokens, args.batch_size, args.random_weights)
+        throughput(args.rows, args.max_new_tokens, args.batch_sizes, args.random_weights)
 
 
 if __name__ == "__main__":

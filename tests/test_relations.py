@@ -304,3 +304,73 @@ def test_example_misuse_is_one_line(home, tmp_path, params, message):
     args = [item for key, value in {"text": "text", **params}.items() for item in ("-p", f"{key}={value}")]
     done = run_cli("run", "relations", "--data", str(data), *args, home=home)
     assert done.returncode == 2 and len(error_lines(done.stderr)) == 1 and message in done.stderr
+
+
+# -- batch size ------------------------------------------------------------------------------------
+
+SMOLLM2 = {"hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30, "num_attention_heads": 9,
+           "num_key_value_heads": 3, "vocab_size": 49152}
+LLAMA_7B = {"hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32, "num_attention_heads": 32,
+            "num_key_value_heads": 32, "vocab_size": 32000}
+
+
+def test_the_adaptive_batch_size_follows_free_memory_prompt_length_and_model_size():
+    from transformers import LlamaConfig
+
+    from workbench_relations.generation import MAX_CUDA_BATCH_SIZE, adaptive_batch_size
+
+    small, big = LlamaConfig(**SMOLLM2), LlamaConfig(**LLAMA_7B)
+    gib = 1024 ** 3
+    assert adaptive_batch_size(small, "cpu", 300) == 16  # on CPU more sentences per call only add padding
+    assert adaptive_batch_size(small, "cuda", 300, free_bytes=70 * gib) == MAX_CUDA_BATCH_SIZE
+    sizes = [adaptive_batch_size(big, "cuda", 300, free_bytes=free * gib) for free in (1, 4, 16, 60)]
+    assert sizes == sorted(sizes) and sizes[0] < sizes[-1], sizes  # more free memory, bigger batches
+    assert all(size % 8 == 0 for size in sizes if size >= 8)
+    assert adaptive_batch_size(big, "cuda", 2000, free_bytes=4 * gib) < sizes[1]  # longer prompts, fewer
+    assert adaptive_batch_size(big, "cuda", 300, num_beams=4, free_bytes=4 * gib) < sizes[1]  # beams cost memory
+    assert adaptive_batch_size(big, "cuda", 300, free_bytes=4 * gib) < adaptive_batch_size(small, "cuda", 300,
+                                                                                          free_bytes=4 * gib)
+    assert adaptive_batch_size(big, "cuda", 8000, free_bytes=gib // 100) == 1  # nothing fits: one at a time
+
+
+@pytest.fixture(scope="module")
+def base_model():
+    from workbench_relations.language_model import load
+
+    return load(None, "cpu")
+
+
+@pytest.mark.slow
+def test_out_of_gpu_memory_halves_the_batch_and_the_answers_are_unchanged(base_model, monkeypatch):
+    import torch
+
+    from workbench_relations.generation import Decoding, generate, system_prompt
+
+    texts, system = DEV["text"].head(4).to_list(), system_prompt(None, LABELS)
+    expected = generate(base_model, system, texts, Decoding(max_new_tokens=12, batch_size=1), ProgressReporter())
+    real_generate, sizes = base_model.model.generate, []
+
+    def generate_within_two_rows(**kwargs):  # the real model, on a device that holds two sentences at a time
+        sizes.append(kwargs["input_ids"].shape[0])
+        if sizes[-1] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return real_generate(**kwargs)
+
+    monkeypatch.setattr(base_model.model, "generate", generate_within_two_rows)
+    halved = generate(base_model, system, texts, Decoding(max_new_tokens=12, batch_size=4), ProgressReporter())
+    assert sizes == [4, 2, 2] and halved.batch_size == 2
+    assert halved.texts == expected.texts
+    sizes.clear()
+    monkeypatch.setattr(base_model.model, "generate", lambda **kwargs: (_ for _ in ()).throw(
+        torch.OutOfMemoryError("CUDA out of memory")))
+    with pytest.raises(WorkbenchError, match="out of GPU memory generating for one sentence; lower max_new_tokens"):
+        generate(base_model, system, texts, Decoding(max_new_tokens=12, batch_size=2), ProgressReporter())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_on_cuda_the_student_extracts_with_an_adaptive_batch(home):
+    params = {"text": "text", "gold": "triples", "max_new_tokens": 48}
+    result = run_task(RunRequest("relations", DEV, "dev", params=params), Registry()).result
+    assert 16 <= result.metrics["batch_size"] <= 256
+    assert result.metrics["triples"] > 0 and result.metrics["unparsed_share"] < 0.2

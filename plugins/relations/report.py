@@ -32,7 +32,7 @@ def extraction_result(texts: list[str], generations: Generations, gold: list[lis
     metrics = {"sentences": len(texts), "triples": triples.height, "unparsed_lines": unparsed.height,
                "unparsed_share": unparsed_share(parsed), "repaired_lines": sum(p.repaired for p in parsed),
                "duplicate_triples": sum(p.duplicates for p in parsed), "generated_tokens": generations.new_tokens,
-               "generate_seconds": round(generations.seconds, 2),
+               "generate_seconds": round(generations.seconds, 2), "batch_size": generations.batch_size,
                "sentences_per_second": round(len(texts) / seconds, 2),
                "tokens_per_second": round(generations.new_tokens / seconds, 1)}
     result = Result(tables={"triples": triples, "unparsed": unparsed}, metrics=metrics)

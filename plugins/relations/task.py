@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from workbench.sdk import Result, RunContext, Task, TaskParams, WorkbenchError, advanced, column
 from workbench_relations.examples import check_example_rows
+from workbench_relations.lora import LoraSettings
 
 if TYPE_CHECKING:
     import polars as pl
@@ -36,7 +37,8 @@ class RelationsParams(TaskParams):
     system_prompt: str | None = advanced(None, description="System prompt (default: the triple-per-line prompt).")
     labels: list[str] | None = Field(
         None, description="Closed set of relation labels: listed in the prompt and enforced when parsing.")
-    batch_size: int = advanced(16, ge=1, le=512, description="Sentences generated together.")
+    batch_size: int | None = advanced(None, ge=1, le=512, description="Sentences generated together (default: 16 on "
+                                      "CPU; on CUDA the most that fit half the free GPU memory, at most 256).")
     max_new_tokens: int = advanced(64, ge=1, le=4096, description="Most tokens generated per sentence.")
     num_beams: int = advanced(1, ge=1, le=16, description="Beam width (1: greedy).")
     temperature: float | None = advanced(None, gt=0, le=5, description="Sample at this temperature (default: greedy).")
@@ -49,11 +51,13 @@ class RelationsParams(TaskParams):
     teacher_rps: float = advanced(5.0, gt=0, description="Most teacher requests started per second.")
     teacher_concurrency: int = advanced(4, ge=1, le=64, description="Teacher requests in flight at once.")
     teacher_retries: int = advanced(3, ge=0, le=10, description="Retries of a failed teacher request.")
-    epochs: int = advanced(2, ge=1, le=100, description="LoRA training epochs (the shipped student: 2).")
-    learning_rate: float = advanced(1e-3, gt=0, le=1, description="LoRA learning rate (the shipped student: 1e-3).")
-    lora_rank: int = advanced(16, ge=1, le=256, description="LoRA rank (alpha is twice the rank).")
-    train_batch_size: int = advanced(8, ge=1, le=256, description="Conversations per training step.")
-    max_length: int = advanced(256, ge=16, le=8192, description="Tokens kept per training conversation.")
+    epochs: int = advanced(LoraSettings.epochs, ge=1, le=100, description="LoRA training epochs.")
+    learning_rate: float = advanced(LoraSettings.learning_rate, gt=0, le=1, description="LoRA learning rate.")
+    lora_rank: int = advanced(LoraSettings.rank, ge=1, le=256, description="LoRA rank (alpha is twice the rank).")
+    train_batch_size: int = advanced(LoraSettings.batch_size, ge=1, le=256,
+                                     description="Conversations per training step.")
+    max_length: int = advanced(LoraSettings.max_length, ge=16, le=8192,
+                               description="Tokens kept per training conversation.")
     eval_rows: int = advanced(100, ge=0, description="Rows held out of training to evaluate before and after it.")
 
 
@@ -247,7 +251,7 @@ def _train(data: pl.DataFrame, texts, params: RelationsParams, ctx: RunContext) 
 
     from workbench_relations.generation import system_prompt
     from workbench_relations.language_model import ADAPTER_FOLDER, MANIFEST, load
-    from workbench_relations.lora import LoraSettings, train
+    from workbench_relations.lora import train
     from workbench_relations.report import training_result
     from workbench_relations.triples import write_lines
 
