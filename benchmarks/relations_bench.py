@@ -82,7 +82,7 @@ def throughput(rows: int, max_new_tokens: int, batch_sizes: list[int | None], ra
     batched = {}
     for batch_size in batch_sizes:
         decoding = Decoding(max_new_tokens=max_new_tokens, batch_size=batch_size)
-        generate(loaded, system, texts[:batch_size or 16], decoding, ProgressReporter())  # warm-up
+        generate(loaded, system, texts[:batch_size or 32], decoding, ProgressReporter())  # warm-up
         batched[batch_size] = generate(loaded, system, texts, decoding, ProgressReporter())
 
     generator = pipeline("text-generation", model=loaded.model, tokenizer=loaded.tokenizer, device=device)
@@ -126,7 +126,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=64)
     parser.add_argument("--batch-sizes", type=_batch_sizes, default=_batch_sizes("16,auto"),
-                        help="comma-separated batch sizes; auto: the adaptive default (16 on CPU)")
+                        help="comma-separated batch sizes; auto: the adaptive default (32 on CPU)")
     parser.add_argument("--random-weights", action="store_true")
     args = parser.parse_args()
     if not SHARED.is_dir():

@@ -26,7 +26,7 @@ def system_prompt(base: str | None, labels: list[str] | None) -> str:
 
 # A blank line or a new chat turn ends the answer: the model has written its triples.
 STOP_STRINGS = ["\n\n", "<|im_start|>", "<|im_end|>"]
-CPU_BATCH_SIZE = 16
+CPU_BATCH_SIZE = 32  # of 8, 16 and 32 on 2 cores, 32 ran fastest (benchmarks/RESULTS.md)
 MAX_CUDA_BATCH_SIZE = 256
 CUDA_MEMORY_SHARE = 0.5  # of the free GPU memory, for the KV cache and activations of one batch
 Example = tuple[str, str]  # (text, answer lines)
@@ -63,8 +63,8 @@ class Generations:
 
 
 def adaptive_batch_size(config, device: str, tokens: int, num_beams: int = 1, free_bytes: int | None = None) -> int:
-    """Sentences per `generate` call: 16 on CPU (more only adds padding there); on CUDA the most whose KV cache,
-    prefill activations and logits for `tokens` tokens fit in half the free memory, at most 256."""
+    """Sentences per `generate` call: 32 on CPU; on CUDA the most whose KV cache, prefill activations and logits
+    for `tokens` tokens fit in half the free memory, at most 256."""
     if device != "cuda":
         return CPU_BATCH_SIZE
     if free_bytes is None:

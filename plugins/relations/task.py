@@ -37,7 +37,7 @@ class RelationsParams(TaskParams):
     system_prompt: str | None = advanced(None, description="System prompt (default: the triple-per-line prompt).")
     labels: list[str] | None = Field(
         None, description="Closed set of relation labels: listed in the prompt and enforced when parsing.")
-    batch_size: int | None = advanced(None, ge=1, le=512, description="Sentences generated together (default: 16 on "
+    batch_size: int | None = advanced(None, ge=1, le=512, description="Sentences generated together (default: 32 on "
                                       "CPU; on CUDA the most that fit half the free GPU memory, at most 256).")
     max_new_tokens: int = advanced(64, ge=1, le=4096, description="Most tokens generated per sentence.")
     num_beams: int = advanced(1, ge=1, le=16, description="Beam width (1: greedy).")
