@@ -65,7 +65,7 @@ def throughput(rows: int, max_new_tokens: int, batch_sizes: list[int | None], ra
 
     from workbench._progress import ProgressReporter
     from workbench_relations.conll04 import convert
-    from workbench_relations.generation import Decoding, generate, system_prompt
+    from workbench_relations.generation import CPU_BATCH_SIZE, Decoding, generate, system_prompt
     from workbench_relations.language_model import LoadedModel, load
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -82,7 +82,7 @@ def throughput(rows: int, max_new_tokens: int, batch_sizes: list[int | None], ra
     batched = {}
     for batch_size in batch_sizes:
         decoding = Decoding(max_new_tokens=max_new_tokens, batch_size=batch_size)
-        generate(loaded, system, texts[:batch_size or 32], decoding, ProgressReporter())  # warm-up
+        generate(loaded, system, texts[:batch_size or CPU_BATCH_SIZE], decoding, ProgressReporter())  # warm-up
         batched[batch_size] = generate(loaded, system, texts, decoding, ProgressReporter())
 
     generator = pipeline("text-generation", model=loaded.model, tokenizer=loaded.tokenizer, device=device)
