@@ -3,15 +3,16 @@
 # so a report can be shared as a link; new runs appear without a reload. Everything a user typed is escaped.
 # (Comments, not a docstring: Express shows every top-level string on the page.)
 
+from typing import Any
 from urllib.parse import parse_qs, urlencode
 
 from shiny import reactive
 from shiny import ui as core
 from shiny.express import input, render, session, ui
 
-from workbench._charts import AUDIENCES
-from workbench.presentation import label, number
-from workbench.reporting import (
+from workbench.kit.charts import AUDIENCES
+from workbench.presentation.numbers import label, number
+from workbench.presentation.reports import (
     AUDIENCE_NAMES,
     chart_caption,
     chart_svg,
@@ -37,17 +38,17 @@ with ui.sidebar(width=340):
                            selected="general")
 
     @render.download_button(label="Download report (HTML)", filename=lambda: f"workbench-run-{input.run()}.html")
-    def download():
+    def download() -> Any:
         yield report_html(recorded_run(int(input.run())), input.audience())
 
 
 first_sync = reactive.value(True)
-shown_choices = reactive.value(None)
+shown_choices: reactive.Value[dict[str, str] | None] = reactive.value(None)
 shown_tasks = reactive.value(task_choices())
 
 
 @reactive.effect
-def _sync_runs():
+def _sync_runs() -> Any:
     """The session's run list (the page is built once for every visitor), refreshed every few seconds; on
     arrival, the run and audience the address names."""
     reactive.invalidate_later(REFRESH_SECONDS)
@@ -73,7 +74,7 @@ def _sync_runs():
 
 @reactive.effect
 @reactive.event(input.task, ignore_init=True)
-def _runs_of_task():
+def _runs_of_task() -> Any:
     with reactive.isolate():
         show_runs(run_choices(input.task()), input.run())
 
@@ -85,7 +86,7 @@ def show_runs(choices: dict[str, str], current: str) -> None:
 
 
 @reactive.effect
-async def _to_address():
+async def _to_address() -> Any:
     """Keep the address in step with the report shown, so it can be copied and shared."""
     if first_sync() or not input.run():
         return
@@ -93,13 +94,13 @@ async def _to_address():
 
 
 @reactive.calc
-def current():
+def current() -> Any:
     chosen = input.run()
     return recorded_run(int(chosen)) if chosen else None
 
 
 @render.ui
-def report():
+def report() -> Any:
     run = current()
     if run is None:
         return core.p("No recorded runs yet: run a task (`workbench run TASK --data FILE` or the dashboard); "
@@ -123,11 +124,11 @@ def report():
 
 
 @render.ui
-def sections():
+def sections() -> Any:
     run = current()
     if run is None:
         return None
-    parts = []
+    parts: list[Any] = []
     for section in report_sections(run):
         parts += [core.h3(section.title), core.HTML(markdown_html(section.text))]
         if section.table is not None:
@@ -137,7 +138,7 @@ def sections():
 
 
 @render.ui
-def charts():
+def charts() -> Any:
     run = current()
     if run is None or not run.charts:
         return None
@@ -149,7 +150,7 @@ def charts():
 
 
 @render.ui
-def tables():
+def tables() -> Any:
     run = current()
     if run is None:
         return None

@@ -1,7 +1,7 @@
 """The analysts' dashboard: bring data, run any task in the background, follow it, compare runs, keep models.
 
 Started by `workbench app streamlit`. Every page is generated from the Task API and the registry; runs go to a
-worker process (`workbench.jobs`), so they survive page changes, reloads and closed tabs.
+worker process (`workbench.execution.jobs`), so they survive page changes, reloads and closed tabs.
 """
 
 from __future__ import annotations

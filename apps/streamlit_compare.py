@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from workbench.errors import WorkbenchError
-from workbench.presentation import label, number, scalar_metrics
+from workbench.presentation.numbers import label, number, scalar_metrics
 from workbench.registry import RunRecord
 from workbench_apps.streamlit_shared import KEEP, registry, table, task_catalog
 

@@ -13,10 +13,10 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from workbench._columns import columns_of_kind
-from workbench._task import Task
 from workbench.params import ParamInfo, describe_params
-from workbench.presentation import number
+from workbench.presentation.numbers import number
+from workbench.sdk.columns import columns_of_kind
+from workbench.sdk.task import Task
 from workbench_apps.streamlit_shared import KEEP
 
 NONE = "(none)"

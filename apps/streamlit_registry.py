@@ -10,8 +10,8 @@ import polars as pl
 import streamlit as st
 
 from workbench.errors import WorkbenchError
+from workbench.presentation.reports import metrics_frame
 from workbench.registry import ModelRecord
-from workbench.reporting import metrics_frame
 from workbench_apps.streamlit_results import show_profile
 from workbench_apps.streamlit_shared import PAGES, registry, table
 
@@ -47,7 +47,8 @@ def lineage(record: ModelRecord) -> None:
     parts = st.columns([2, 2, 3])
     parts[0].markdown(f"**Task** `{record.task}`  \n**sha256** `{record.sha256[:16]}`")
     if record.run_id is not None:
-        parts[1].page_link(PAGES["runs"], label=f"Made by run #{record.run_id}", query_params={"run": record.run_id})
+        parts[1].page_link(PAGES["runs"], label=f"Made by run #{record.run_id}",
+                           query_params={"run": str(record.run_id)})
     for position, ref in enumerate(record.inputs):  # the dataset first, then any model the run applied
         page, key = ("datasets", "dataset") if position == 0 else ("models", "model")
         parts[2].page_link(PAGES[page], label=f"Input: {ref}", query_params={key: ref})

@@ -7,10 +7,10 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from workbench._task import RecordedRun, Task
-from workbench.describe import profile_frame
-from workbench.presentation import label, number, split_metrics
-from workbench.reporting import metrics_frame
+from workbench.builtin.describe import profile_frame
+from workbench.presentation.numbers import label, number, split_metrics
+from workbench.presentation.reports import metrics_frame
+from workbench.sdk.task import RecordedRun, Task
 from workbench_apps.streamlit_shared import PAGES, table
 
 TILES_PER_ROW = 4

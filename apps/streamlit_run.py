@@ -10,12 +10,12 @@ from typing import Any
 import polars as pl
 import streamlit as st
 
-from workbench._io import read_table, safe_file_name
-from workbench._task import Task
 from workbench.errors import WorkbenchError, first_line
-from workbench.jobs import submit
+from workbench.execution.jobs import submit
+from workbench.execution.request import RunRequest
+from workbench.io.tables import read_table, safe_file_name
 from workbench.registry import DatasetRecord
-from workbench.runner import RunRequest
+from workbench.sdk.task import Task
 from workbench_apps.streamlit_form import initial, param_inputs
 from workbench_apps.streamlit_results import show_profile
 from workbench_apps.streamlit_shared import KEEP, open_run, registry, table, task_catalog
@@ -128,8 +128,7 @@ def choose_model(task: Task[Any]) -> tuple[str | None, dict[str, Any]]:
 def start(task: Task[Any], frame: pl.DataFrame, record: DatasetRecord, values: dict[str, Any], model_ref: str | None,
           register: str | None, seed: int) -> None:
     """Queue the run (everything is checked first) and open it; a refusal is shown right here, in full."""
-    request = RunRequest(task.name, frame, record.name, source="dashboard", params=values, model=model_ref,
-                         register=register, seed=seed, dataset=record)
+    request = RunRequest(task, record.ref, params=values, model=model_ref, register=register, seed=seed)
     try:
         run_id = submit(request, registry())
     except WorkbenchError as error:

@@ -8,10 +8,10 @@ import polars as pl
 import streamlit as st
 
 from workbench.errors import WorkbenchError
-from workbench.presentation import duration
+from workbench.presentation.numbers import duration
+from workbench.presentation.reports import load_run
 from workbench.registry import RunRecord
 from workbench.registry.records import FINAL_STATUSES
-from workbench.reporting import load_run
 from workbench_apps.streamlit_form import widget_values
 from workbench_apps.streamlit_results import show_results
 from workbench_apps.streamlit_shared import KEEP, PAGES, registry, report_url, table, task_catalog

@@ -11,9 +11,9 @@ import polars as pl
 import streamlit as st
 
 from workbench import plugins
-from workbench._task import Task
-from workbench.presentation import column_format
+from workbench.presentation.numbers import column_format
 from workbench.registry import Registry
+from workbench.sdk.task import Task
 from workbench.workspace import default_home
 
 # Widget keys starting with this survive page changes (Streamlit drops the state of widgets not drawn).
@@ -29,7 +29,8 @@ def registry() -> Registry:
 
 @st.cache_resource
 def _open_registry(home: str, url: str | None) -> Registry:
-    return Registry(url, Path(home))
+    """The dashboard writes (uploads, runs), so it creates the workspace and clears stale leftovers once."""
+    return Registry.open(url, Path(home))
 
 
 @st.cache_resource
@@ -67,4 +68,5 @@ def table(frame: pl.DataFrame, height: int | str = "auto", key: str | None = Non
             if fmt:
                 config[name] = st.column_config.NumberColumn(name, format=fmt)
     config.update(columns or {})
-    return st.dataframe(frame, column_config=config, width="stretch", height=height, key=key, **options)
+    return st.dataframe(frame, column_config=config, width="stretch", height=height,  # type: ignore[call-overload]
+                        key=key, **options)

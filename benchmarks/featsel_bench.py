@@ -33,11 +33,11 @@ SEED = 32
 
 def reproduce(data: pl.DataFrame, trials: int) -> None:
     from workbench.registry import Registry
-    from workbench.runner import RunRequest, run_task
+    from workbench.testing import run_task
 
     params = {"target": "price_range", "trials": trials, "k": 10}
     started = time.perf_counter()
-    outcome = run_task(RunRequest("feature-selection", data, "mobile_price", params=params, seed=SEED), Registry())
+    outcome = run_task("feature-selection", data, "mobile_price", params=params, seed=SEED, registry=Registry.open())
     print(f"\n### Published example ({time.perf_counter() - started:.0f} s in all)\n")
     print("| method | count | CV weighted F1 | test weighted F1 | seconds | published | features |")
     print("|---|---|---|---|---|---|---|")

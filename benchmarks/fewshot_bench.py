@@ -58,7 +58,7 @@ def load(name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def run_one(dataset: str, method: str, shots: int, seed: int, pool: pl.DataFrame, test: pl.DataFrame,
             frozen_test: dict) -> dict:
-    from workbench._progress import ProgressReporter
+    from workbench.sdk.progress import ProgressReporter
     from workbench_fewshot.backbone import Embedder, load_sentence_model, offline_backbone
     from workbench_fewshot.data import sample_per_class
     from workbench_fewshot.methods import cosine_softmax, fit_logistic_head, train_setfit
@@ -114,7 +114,7 @@ def main() -> None:
     if not SHARED.is_dir():
         print(f"skipped: {SHARED} not found")
         return
-    from workbench._huggingface import quiet_huggingface
+    from workbench.kit.huggingface import quiet_huggingface
 
     quiet_huggingface()
     rows = pl.read_csv(RESULTS).to_dicts() if args.resume and RESULTS.exists() else []

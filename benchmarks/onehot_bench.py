@@ -90,7 +90,7 @@ def run_contender(name: str, mode: str, train_path: str, infer_path: str) -> dic
     import pandas as pd
     from sklearn.preprocessing import OneHotEncoder
 
-    from workbench._encoding import RobustOneHotEncoder
+    from workbench.kit.encoding import RobustOneHotEncoder
 
     train, infer = pl.read_parquet(train_path), pl.read_parquet(infer_path)
     if name != "workbench":

@@ -26,9 +26,9 @@ LABELS = ["works for", "killed", "is based in", "lives in", "is located in"]
 
 def quality(epochs: int, learning_rate: float, batch_size: int) -> None:
     os.environ["WORKBENCH_HOME"] = tempfile.mkdtemp(prefix="relations-bench-")
-    from workbench._progress import RichProgress
     from workbench.registry import Registry
-    from workbench.runner import RunRequest, run_task
+    from workbench.sdk.progress import RichProgress
+    from workbench.testing import run_task
     from workbench_relations.conll04 import convert
 
     dev, train = convert(SHARED / "conll04_dev.json"), convert(SHARED / "conll04_train.json")
@@ -36,10 +36,9 @@ def quality(epochs: int, learning_rate: float, batch_size: int) -> None:
 
     def run(data, name, **extra):
         params = {**common, **{k: v for k, v in extra.items() if k not in ("model", "register")}}
-        request = RunRequest("relations", data, name, params=params, model=extra.get("model"),
-                             register=extra.get("register"))
         started = time.perf_counter()
-        outcome = run_task(request, Registry(), RichProgress())
+        outcome = run_task("relations", data, name, params=params, model=extra.get("model"),
+                           register=extra.get("register"), registry=Registry.open(), progress=RichProgress())
         return outcome.result.metrics, time.perf_counter() - started
 
     zero_shot, zero_seconds = run(dev, "conll04-dev")
@@ -63,7 +62,7 @@ def throughput(rows: int, max_new_tokens: int, batch_sizes: list[int | None], ra
     import torch
     from transformers import pipeline
 
-    from workbench._progress import ProgressReporter
+    from workbench.sdk.progress import ProgressReporter
     from workbench_relations.conll04 import convert
     from workbench_relations.generation import CPU_BATCH_SIZE, Decoding, generate, system_prompt
     from workbench_relations.language_model import LoadedModel, load

@@ -66,7 +66,7 @@ def ours(kind: str, X, t, y, train, test, seed: int) -> np.ndarray:
     """The task: fit (evaluated on its own split, refitted on all the training rows), then its batch scorer."""
     from workbench import plugins
     from workbench.registry import Registry
-    from workbench.runner import RunRequest, run_task
+    from workbench.testing import run_task
 
     columns = [f"f{i}" for i in range(X.shape[1])]
 
@@ -77,10 +77,10 @@ def ours(kind: str, X, t, y, train, test, seed: int) -> np.ndarray:
     params = {"treatment": "treatment", "outcome": "outcome", "features": columns, "estimator": kind,
               "bootstrap": 50}
     name = f"bench-{kind}"
-    run_task(RunRequest("uplift", frame(train), "bench-train", params=params, register=name, seed=seed), Registry())
+    run_task("uplift", frame(train), "bench-train", params=params, register=name, seed=seed, registry=Registry.open())
     task = plugins.get_task("uplift")
     scorer = task.batch_scorer(task.Params.model_validate({"treatment": "treatment", "outcome": "outcome"}),
-                               Registry().models.load(name), "cpu")
+                               Registry.open().models.load(name), "cpu")
     return scorer(frame(test).drop("treatment", "outcome"))["cate_treated"].to_numpy()
 
 
@@ -172,13 +172,13 @@ def compare(rows: int, seed: int) -> list[dict]:
 def policy_value(seed: int) -> dict:
     """The task's own held-out policy table on the published campaign (budget 3,000)."""
     from workbench.registry import Registry
-    from workbench.runner import RunRequest, run_task
+    from workbench.testing import run_task
     from workbench_uplift.synthetic import campaign
 
     frame, _ = campaign(n_per_arm=10_000, seed=seed)
     params = {"treatment": "treatment", "outcome": "outcome", "features": [f"x{i}" for i in range(10)],
               "costs": {"discount": 0.1, "email": 0.2, "offer": 0.3}, "budget": 3000.0}
-    metrics = run_task(RunRequest("uplift", frame, "campaign", params=params, seed=seed), Registry()).result.metrics
+    metrics = run_task("uplift", frame, "campaign", params=params, seed=seed, registry=Registry.open()).result.metrics
     keys = ("policy_value", "policy_value_low", "policy_value_high", "random_value", "best_single_arm_value",
             "gain_vs_random", "gain_vs_random_low", "gain_vs_random_high", "predicted_value")
     row = {key: round(metrics[key], 2) for key in keys}

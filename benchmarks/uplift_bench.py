@@ -24,7 +24,7 @@ COSTS = {"discount": 0.1, "email": 0.2, "offer": 0.3}
 
 def published_example():
     from workbench.registry import Registry
-    from workbench.runner import RunRequest, run_task
+    from workbench.testing import run_task
     from workbench_uplift.synthetic import campaign
 
     frame, truth = campaign(n_per_arm=10_000, weights=(0.75, 0.50, 0.90), seed=0)
@@ -32,7 +32,7 @@ def published_example():
     params = {"treatment": "treatment", "outcome": "outcome", "costs": COSTS, "budget": 3000.0,
               "features": [f"x{i}" for i in range(10)], "truth_columns": {arm: f"true_{arm}" for arm in COSTS}}
     started = time.perf_counter()
-    outcome = run_task(RunRequest("uplift", frame, "synthetic_campaign", params=params), Registry())
+    outcome = run_task("uplift", frame, "synthetic_campaign", params=params, registry=Registry.open())
     seconds = time.perf_counter() - started
     metrics = outcome.result.metrics
     print(f"### Published synthetic campaign ({frame.height:,} rows, {seconds:.1f} s for estimation, "

@@ -4,6 +4,7 @@ import os
 import re
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,48 @@ def run_cli(*args: str, home: Path, third_party: bool = False, env: dict | None 
                           cwd=cwd, timeout=300)
 
 
-# What else a run prints on stderr when it is not a terminal: plugin-load notes and timestamped progress lines.
-NOT_ERRORS = re.compile(r"^(workbench: plugin |\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} )")
+@dataclass
+class Invoked:
+    """What `invoke` saw: the exit status and the two streams."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def invoke(*args: str, home: Path, env: dict | None = None, cwd: Path | None = None) -> Invoked:
+    """Run `workbench ARGS` in this process (as `run_cli` does in a subprocess, without its start-up cost): the
+    same entry point, environment and working folder, its exit status and output captured."""
+    import contextlib
+    import io
+
+    from workbench.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd, saved_argv = dict(os.environ), os.getcwd(), sys.argv
+    os.environ.update({"WORKBENCH_HOME": str(home), **(env or {})})
+    os.environ.pop("WORKBENCH_REGISTRY_URL", None)
+    code = 0
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        sys.argv = ["workbench", *args]
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                main()
+            except SystemExit as done:
+                code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    finally:
+        sys.argv = saved_argv
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return Invoked(code, stdout.getvalue(), stderr.getvalue())
+
+
+# What else a run prints on stderr when it is not a terminal: notes (`workbench: ...`: a plugin that did not load, a
+# workspace created) and timestamped progress lines.
+NOT_ERRORS = re.compile(r"^(workbench: |\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} )")
 
 
 def error_lines(stderr: str) -> list[str]:

@@ -11,7 +11,7 @@ from conftest import ROOT
 import workbench.sdk
 
 CORE = ROOT / "workbench"
-PLUGIN_SOURCES = [*sorted((ROOT / "plugins").rglob("*.py")), CORE / "describe.py",
+PLUGIN_SOURCES = [*sorted((ROOT / "plugins").rglob("*.py")), CORE / "builtin" / "describe.py",
                   *sorted((ROOT / "examples").rglob("*.py"))]
 
 
@@ -54,7 +54,8 @@ def test_core_modules_import_each_other_without_a_cycle():
 
 
 def test_plugins_use_only_the_sdk_and_build_no_workspace_path():
-    allowed = {"workbench", "workbench.sdk"} | {f"workbench.sdk.{name}" for name in workbench.sdk.__all__}
+    allowed = {"workbench", "workbench.sdk", "workbench.testing", "workbench.testing.run_task"} | {
+        f"workbench.sdk.{name}" for name in workbench.sdk.__all__}  # workbench.testing: in a plugin's own tests
     packages = {f"workbench_{path.parent.name}" for path in (ROOT / "plugins").glob("*/__init__.py")} | {
         "workbench_featsel"}
     for path in PLUGIN_SOURCES:
@@ -73,3 +74,29 @@ def test_every_sdk_name_resolves_and_loading_it_imports_no_heavy_library():
             "print(sorted(m for m in ('sklearn', 'sqlalchemy', 'numpy', 'torch', 'polars') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# The sub-packages of the host, as the README's Architecture section names them.
+LAYOUT = {"sdk": "plugin contract", "kit": "helpers plugins share", "io": "reading data", "execution": "runner",
+          "registry": "registry", "presentation": "presentation", "pipelines": "pipelines", "builtin": "describe",
+          "cli": "command line"}
+
+
+def test_the_folders_are_the_architecture_and_every_module_has_a_public_name():
+    packages = {path.parent.name for path in CORE.glob("*/__init__.py")}
+    assert packages == set(LAYOUT)
+    readme = (ROOT / "README.md").read_text()
+    architecture = readme[readme.index("## Architecture"):]
+    for package in LAYOUT:
+        assert f"`workbench/{package}/`" in architecture, package
+    private = [path for path in CORE.rglob("_*.py") if path.name not in ("__init__.py", "__main__.py")]
+    assert private == []
+    for path in sorted((ROOT / "apps").glob("*.py")):
+        reached = {name for name in imported_modules(path) if name.startswith("workbench.")}
+        assert not [name for name in reached if any(part.startswith("_") for part in name.split("."))], path
+
+
+def test_plugin_words_and_types_live_in_the_plugins_that_use_them():
+    core = " ".join(path.read_text() for path in CORE.rglob("*.py") if "migrations" not in path.parts)
+    for word in ("qini", "auuc", "lightgbm", "change_year", "first_period", "lora"):
+        assert word not in core.lower(), word

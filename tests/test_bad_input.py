@@ -1,4 +1,4 @@
-"""Bad input across the CLI and every task, through the real `workbench` binary.
+"""Bad input across the CLI and every task, through the `workbench` entry point (run in this process).
 
 Every case must end with one `Error:` line on stderr, exit status 2, no traceback, nothing registered, and
 nothing written outside `--out` and the workspace.
@@ -8,13 +8,28 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import DATASETS, error_lines, run_cli
+from conftest import DATASETS, FIXTURE_PLUGINS, error_lines, invoke
 
 from workbench.registry import Registry
 
 GOOD = "name,age\nann,31\nbob,45\n"
 CAMPAIGN_ROWS = 120
 LABELS = '["works for","killed"]'
+
+
+@pytest.fixture(scope="module", autouse=True)
+def scale_plugin():
+    """The third-party `scale` task (tests/fixture_plugins) registered in this process, as its entry point would."""
+    import importlib
+    import sys
+
+    from workbench import plugins
+
+    sys.path.insert(0, str(FIXTURE_PLUGINS))
+    plugins.register_plugin(importlib.import_module("wb_scale"), "scale")
+    yield
+    plugins.unregister_plugin("scale")
+    sys.path.remove(str(FIXTURE_PLUGINS))
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +75,62 @@ def files(tmp_path_factory) -> dict[str, str]:
         "mobile": str(DATASETS / "mobile_price_sample.csv"),
         "noaa": str(DATASETS / "noaa_global_temperature.csv"),
         "clickbait": str(DATASETS / "clickbait_sample.csv"),
+        "one_line": write("one_line.csv", b"a," * (9 * 1024 * 1024)),
+        "expanding": expanding_parquet(folder / "expanding.parquet"),
+        "deep_params": write("deep.json", '{"label_descriptions": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+        "spaced_labels": write("spaced.csv", "headline,label\nA one,A\nA two,A \nB one,B\nB two,B\n"),
     }
 
 
-CASES = {
+def expanding_parquet(path: Path) -> str:
+    """A few kilobytes on disk that take about 80 MB once read (a constant column compresses to nothing)."""
+    pl.DataFrame({"value": ["x" * 80] * 1_000_000}).write_parquet(path, compression="zstd")
+    return str(path)
+
+
+CASES: dict[str, tuple] = {
+    # the second attack pass: inputs that ended in exit 1, a traceback or a hang
+    "huge seed": (["run", "describe", "--data", "{good}", "--seed", "99999999999999999999"], "--seed"),
+    "huge model version": (["run", "onehot", "--data", "{good}", "--model", "m@99999999999999999999"],
+                           "unknown model"),
+    "huge run id": (["runs", "show", "99999999999999999999"], "less than or equal to 2147483648"),
+    "negative seeds": (["run", "fewshot", "--data", "{clickbait}", "-p", "text=headline", "-p", "label=clickbait",
+                        "-p", "seeds=-1"], "invalid parameter 'seeds.0'"),
+    "deeply nested params": (["run", "fewshot", "--data", "{clickbait}", "-p", "text=headline", "--params",
+                              "{deep_params}"], "nested too deeply"),
+    "ray address nobody listens on": (["run", "onehot", "--data", "{good}", "--model", "m", "--executor", "ray",
+                                       "--ray-address", "127.0.0.1:1", "--out", "{tmp}/never"], "nothing answers"),
+    "ray address malformed": (["run", "onehot", "--data", "{good}", "--model", "m", "--executor", "ray",
+                               "--ray-address", "bogus", "--out", "{tmp}/never"], "is not HOST:PORT"),
+    "unknown storage url": (["run", "feature-selection", "--data", "{mobile}", "-p", "target=price_range", "-p",
+                             "storage=foo://bar"], "WORKBENCH_OPTUNA_STORAGES"),
+    "one line of 18 MB": (["run", "describe", "--data", "{one_line}"], "no line break"),
+    "malformed setting": (["run", "describe", "--data", "{mobile}"], "WORKBENCH_COPY_LIMIT_MB='lots' is malformed",
+                          {"WORKBENCH_COPY_LIMIT_MB": "lots"}),
+    "malformed worker count": (["run", "describe", "--data", "{good}", "--detach"], "WORKBENCH_WORKERS='0'",
+                               {"WORKBENCH_WORKERS": "0"}),
+    "unbounded trials": (["run", "feature-selection", "--data", "{mobile}", "-p", "target=price_range", "-p",
+                          "trials=1000000000"], "invalid parameter 'trials'"),
+    "parquet expanding past the memory limit": (["run", "describe", "--data", "{expanding}"], "would take about",
+                                                {"WORKBENCH_MEMORY_LIMIT_MB": "20"}),
+    "empty --register": (["run", "onehot", "--data", "{good}", "--register", ""], "invalid model name ''"),
+    "--register on describe": (["run", "describe", "--data", "{good}", "--register", "x"],
+                               "task 'describe' fits none"),
+    "--register with --model": (["run", "onehot", "--data", "{good}", "--model", "m", "--register", "x"],
+                                "a run with --model fits none"),
+    "empty --out": (["run", "describe", "--data", "{good}", "--out", ""], "--out is empty"),
+    "--out holding the workspace": (["run", "describe", "--data", "{good}", "--out", "{tmp}/.."], "the workspace"),
+    "labels differing in spaces": (["run", "fewshot", "--data", "{spaced_labels}", "-p", "text=headline", "-p",
+                                    "label=label"], "differ only in spaces"),
+    "uplift cost column missing": (["run", "uplift", "--data", "{campaign}", "-p", "treatment=treatment", "-p",
+                                    "outcome=outcome", "-p", "budget=10", "-p",
+                                    "cost_columns={{\"email\": \"price\"}}"], "column 'price'"),
+    "uplift treatment as a modifier": (["run", "uplift", "--data", "{campaign}", "-p", "treatment=treatment", "-p",
+                                        "outcome=outcome", "-p", "features=x,treatment"], "cannot be in features"),
+    "--batch-rows without --stream": (["run", "describe", "--data", "{good}", "--batch-rows", "10"],
+                                      "add --stream"),
+    "--encoding on parquet": (["run", "describe", "--data", "{expanding}", "--encoding", "latin-1"],
+                              "applies to CSV files"),
     # reading the data
     "missing file": (["run", "describe", "--data", "{tmp}/absent.csv"], "file not found"),
     "empty file": (["run", "describe", "--data", "{empty}"], "is empty"),
@@ -199,18 +266,18 @@ def files_outside(root: Path, allowed: set[Path]) -> set[Path]:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_is_one_line_exit_2_nothing_registered_nothing_written(files, tmp_path, case):
-    args, message = CASES[case]
+    args, message, *env = CASES[case]
     home, cwd, out = tmp_path / "home", tmp_path / "cwd", tmp_path / "out"
     cwd.mkdir()
     before = files_outside(Path(files["tmp"]), set())
-    result = run_cli(*[arg.format(**files) for arg in args], home=home, third_party=True, cwd=cwd)
+    result = invoke(*[arg.format(**files) for arg in args], home=home, cwd=cwd, env=env[0] if env else None)
     assert result.returncode == 2, result.stdout + result.stderr
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     assert message in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
     if home.exists():
-        registry = Registry(home=home)
+        registry = Registry.open(home=home)
         assert registry.datasets.list() == [] and registry.models.list() == []
     assert files_outside(tmp_path, {home, cwd, out}) == set()
     assert list(cwd.iterdir()) == [] and files_outside(Path(files["tmp"]), set()) == before
@@ -218,5 +285,5 @@ def test_bad_input_is_one_line_exit_2_nothing_registered_nothing_written(files, 
 
 def test_the_suite_covers_the_cli_and_every_task():
     assert len(CASES) >= 60
-    tasks = {args[1] for args, _ in CASES.values() if args[0] == "run" and len(args) > 1}
+    tasks = {args[1] for args, *_ in CASES.values() if args[0] == "run" and len(args) > 1}
     assert {"describe", "onehot", "chart", "feature-selection", "uplift", "fewshot", "relations"} <= tasks

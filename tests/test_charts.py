@@ -10,7 +10,7 @@ from conftest import DATASETS, run_cli
 
 from workbench.errors import WorkbenchError
 from workbench.registry import Registry
-from workbench.runner import RunRequest, run_task
+from workbench.testing import run_task
 from workbench_charts.annotations import decimals_supported, format_number
 from workbench_charts.audiences import BUILDERS, Wording
 from workbench_charts.series import change_point, facts, parse_dates
@@ -93,14 +93,14 @@ def test_each_audience_gives_a_valid_vega_lite_spec(audience):
 
 def test_task_writes_offline_outputs_for_all_audiences(home, tmp_path):
     result = run_cli("run", "chart", "--data", str(DATASETS / "noaa_global_temperature.csv"), "-p", "date=Date",
-                     "-p", "value=Anomaly", "-p", "units=°C", "--out", str(tmp_path), home=home)
+                     "-p", "value=Anomaly", "-p", "units=°C", "--out", str(tmp_path / "out"), home=home)
     assert result.returncode == 0, result.stderr
     for audience in ("general", "professional", "decision-maker"):
-        assert (tmp_path / f"{audience}.png").read_bytes()[:4] == b"\x89PNG"
-        assert (tmp_path / f"{audience}.svg").read_text().startswith("<svg")
-        page = (tmp_path / f"{audience}.html").read_text()
+        assert (tmp_path / "out" / f"{audience}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (tmp_path / "out" / f"{audience}.svg").read_text().startswith("<svg")
+        page = (tmp_path / "out" / f"{audience}.html").read_text()
         assert "<script" in page and "<script src" not in page and "cdn.jsdelivr" not in page
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["rise"] == 0.94 and metrics["first_period"] == "1850s"
 
 
@@ -114,7 +114,7 @@ def test_helpers_format_and_count_decimals():
 
 
 def run_chart(data: pl.DataFrame, **params):
-    return run_task(RunRequest("chart", data, "series", params=params), Registry())
+    return run_task("chart", data, "series", params=params, registry=Registry.open())
 
 
 def test_bad_input(home):
@@ -129,4 +129,4 @@ def test_bad_input(home):
         run_chart(NOAA.with_columns(pl.lit(None, pl.Float64).alias("Anomaly")), date="Date", value="Anomaly")
     with pytest.raises(WorkbenchError, match="only 1 complete decade"):
         run_chart(NOAA.head(150), date="Date", value="Anomaly", period="decade")
-    assert Registry().datasets.list() == []
+    assert Registry.open().datasets.list() == []

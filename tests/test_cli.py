@@ -13,12 +13,12 @@ def test_describe_prints_a_profile_writes_outputs_and_records_the_run(home, tmp_
                      home=home)
     assert result.returncode == 0, result.stderr
     assert "3,000 rows x 15 columns" in result.stdout and "run #1 recorded" in result.stdout
-    assert {p.name for p in out.iterdir()} == {"profile.csv", "metrics.json", "missing.vl.json", "missing.html",
-                                              "missing.png", "missing.svg", "summary.md"}
+    assert {p.name for p in out.iterdir()} == {"_SUCCESS", "profile.csv", "metrics.json", "missing.vl.json",
+                                              "missing.html", "missing.png", "missing.svg", "summary.md"}
     assert (out / "missing.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "metrics.json").read_text())["rows"] == 3000
     assert "cdn" not in (out / "missing.html").read_text().lower()
-    run = Registry().runs.get(1)
+    run = Registry.open().runs.get(1)
     assert run.status == "succeeded" and run.inputs == ["adult_train@1"]
     assert run.outputs["tables"] == {"profile": [15, 11]}
     listing = run_cli("runs", "list", home=home)
@@ -37,7 +37,7 @@ def test_register_then_apply_records_lineage_and_aliases(home, tmp_path):
     apply = run_cli("run", "scale", "--data", test, "-p", "column=age", "--model", "agescale@champion",
                     home=home, third_party=True)
     assert apply.returncode == 0, apply.stderr
-    registry = Registry()
+    registry = Registry.open()
     model = registry.models.get("agescale@champion")
     assert model.inputs == ["adult_train@1"] and model.params == {"column": "age"}
     assert registry.runs.list()[0].inputs == ["adult_test@1", "agescale@1"]
@@ -63,7 +63,7 @@ def test_semicolon_csv_is_sniffed(home, tmp_path):
     path = write(tmp_path, "semi.csv", b"a;b\n1;x\n2;y\n")
     result = run_cli("datasets", "add", "semi", path, home=home)
     assert result.returncode == 0, result.stderr
-    assert Registry().datasets.get("semi").schema == {"a": "Int64", "b": "String"}
+    assert Registry.open().datasets.get("semi").schema == {"a": "Int64", "b": "String"}
 
 
 def test_tampered_model_is_refused_by_the_cli(home):

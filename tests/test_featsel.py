@@ -10,7 +10,7 @@ from conftest import DATASETS, WORKBENCH, run_cli
 
 from workbench.errors import WorkbenchError
 from workbench.registry import Registry
-from workbench.runner import RunRequest, run_task
+from workbench.testing import run_task
 
 MOBILE = pl.read_csv(DATASETS / "mobile_price_sample.csv")
 INFORMATIVE = ["ram", "battery_power", "px_height", "px_width"]
@@ -24,8 +24,8 @@ def with_noise(columns: int = 6, seed: int = 0) -> pl.DataFrame:
 
 def select(data: pl.DataFrame, seed: int = 1, **params):
     defaults = {"target": "price_range", "model": "logistic", "trials": 40, "compare": False}
-    return run_task(RunRequest("feature-selection", data, "mobile", params={**defaults, **params}, seed=seed),
-                    Registry())
+    return run_task("feature-selection", data, "mobile", params={**defaults, **params}, seed=seed,
+                    registry=Registry.open())
 
 
 def chosen(outcome) -> list[str]:
@@ -61,13 +61,13 @@ def test_classic_methods_share_the_split_and_are_compared(home):
 
 
 def registered_features(name: str) -> list[str]:
-    return json.loads((Registry().models.load(name).path / "selection.json").read_text())["features"]
+    return json.loads((Registry.open().models.load(name).path / "selection.json").read_text())["features"]
 
 
 def test_the_best_cross_validated_method_is_registered_and_marked(home):
     params = {"target": "price_range", "model": "logistic", "trials": 8, "compare": True, "k": 4}
-    outcome = run_task(RunRequest("feature-selection", MOBILE, "mobile", params=params, register="best", seed=1),
-                       Registry())
+    outcome = run_task("feature-selection", MOBILE, "mobile", params=params, register="best", seed=1,
+                       registry=Registry.open())
     comparison = outcome.result.tables["comparison"]
     assert comparison["cv_score"].is_sorted(descending=True) and comparison["rank"].to_list() == list(range(1, 7))
     top = comparison.row(0, named=True)
@@ -76,8 +76,8 @@ def test_the_best_cross_validated_method_is_registered_and_marked(home):
     assert registered_features("best") == top["features"].split(", ")
     assert f"Registered **{top['method']}** (the best cross-validated score)" in outcome.result.summary
 
-    named = run_task(RunRequest("feature-selection", MOBILE, "mobile", params={**params, "choose": "optuna"},
-                                register="named", seed=1), Registry())
+    named = run_task("feature-selection", MOBILE, "mobile", params={**params, "choose": "optuna"},
+                                register="named", seed=1, registry=Registry.open())
     optuna = named.result.tables["comparison"].filter(pl.col("method") == "optuna").row(0, named=True)
     assert optuna["registered"] == "yes" and registered_features("named") == optuna["features"].split(", ")
 
@@ -93,9 +93,9 @@ def test_pareto_front_trades_score_for_size(home):
 def test_two_workers_share_one_study(home, tmp_path):
     data = tmp_path / "mobile.csv"
     with_noise().write_csv(data)
-    journal = tmp_path / "study.journal"
+    journal = home / "state" / "feature-selection" / "optuna" / "study.journal"  # a relative journal: in the state
     args = ["run", "feature-selection", "--data", str(data), "-p", "target=price_range", "-p", "model=logistic",
-            "-p", "trials=30", "-p", "compare=false", "-p", "study=shared", "-p", f"storage=journal:{journal}"]
+            "-p", "trials=30", "-p", "compare=false", "-p", "study=shared", "-p", "storage=journal:study.journal"]
     environment = {"WORKBENCH_HOME": str(home), "PATH": str(WORKBENCH.parent)}
     workers = [subprocess.Popen([str(WORKBENCH), *args], env=environment, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -117,7 +117,7 @@ def test_register_and_predict(home, tmp_path):
     fit = run_cli("run", "feature-selection", "--data", str(data), "-p", "target=price_range", "-p", "model=logistic",
                   "-p", "trials=15", "-p", "compare=false", "--register", "price", home=home)
     assert fit.returncode == 0, fit.stderr
-    artifact = Registry().models.load("price").path
+    artifact = Registry.open().models.load("price").path
     assert set(json.loads((artifact / "selection.json").read_text())["features"]) >= {"ram"}
     new = tmp_path / "new.csv"
     MOBILE.drop("price_range").head(50).write_csv(new)
@@ -150,7 +150,7 @@ def test_constant_and_empty_columns_are_dropped_and_reported(home):
 def test_bad_input(home, data, params, message):
     with pytest.raises(WorkbenchError, match=message.replace("(", r"\(")):
         select(data, trials=5, **params)
-    assert Registry().datasets.list() == []
+    assert Registry.open().datasets.list() == []
 
 
 def test_missing_target_is_refused_by_the_cli(home):

@@ -8,7 +8,7 @@ from conftest import DATASETS, error_lines, run_cli
 
 from workbench.errors import WorkbenchError
 from workbench.registry import Registry
-from workbench.runner import RunRequest, run_task
+from workbench.testing import run_task
 
 HEADLINES = pl.read_csv(DATASETS / "clickbait_sample.csv")
 BASE = {"text": "headline", "label": "clickbait"}
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 def run(data: pl.DataFrame, **params):
     model = params.pop("model", None)
     register = params.pop("register", None)
-    request = RunRequest("fewshot", data, "headlines", params={**BASE, **params}, model=model, register=register)
-    return run_task(request, Registry())
+    return run_task("fewshot", data, "headlines", params={**BASE, **params}, model=model, register=register,
+                    registry=Registry.open())
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_a_setfit_folder_without_its_head_is_refused(setfit_run, tmp_path):
 
 
 def test_the_setfit_artifact_holds_no_pickle(setfit_run):
-    from workbench.registry.store import unsafe_files
+    from workbench.safety import unsafe_files
 
     folder = setfit_run[1].result.registered[0].path
     names = {path.name for path in folder.rglob("*") if path.is_file()}
@@ -112,7 +112,7 @@ def test_a_class_with_fewer_than_n_examples_uses_what_there_is(home):
     (HEADLINES, {"text": "clickbait"}, "column 'clickbait' (parameter text) is Int64, not a text column; columns "
                                        "that fit: headline"),
     (HEADLINES, {"label": "is_clickbait"}, "column 'is_clickbait' (parameter label) is not in the data"),
-    (HEADLINES, {"backbone": "./no/such/model"}, "backbone folder './no/such/model' does not exist"),
+    (HEADLINES, {"backbone": "./no/such/model"}, "backbone './no/such/model' does not exist"),
 ])
 def test_bad_input_is_one_line_and_exit_2(home, tmp_path, frame, params, message):
     data = tmp_path / "headlines.csv"
@@ -123,4 +123,4 @@ def test_bad_input_is_one_line_and_exit_2(home, tmp_path, frame, params, message
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr and len(error_lines(done.stderr)) == 1
-    assert Registry(home=home).models.list() == []
+    assert Registry.open(home=home).models.list() == []

@@ -9,19 +9,19 @@ import polars as pl
 import pytest
 from conftest import DATASETS, run_cli
 
+from workbench import plugins
 from workbench.errors import WorkbenchError
-from workbench.jobs import drain, submit
+from workbench.execution.jobs import drain, submit
+from workbench.execution.request import RunRequest
 from workbench.registry import Registry
-from workbench.runner import RunRequest
 
 
 def queue(registry: Registry, task: str, record, **params) -> int:
-    request = RunRequest(task, registry.datasets.load(record.ref), record.name, params=params, dataset=record)
-    return submit(request, registry, start_worker=False)
+    return submit(RunRequest(plugins.get_task(task), record.ref, params=params), registry, start_worker=False)
 
 
 def test_queued_runs_run_in_order_and_a_cancelled_one_never_starts(home):
-    registry = Registry()
+    registry = Registry.open()
     adult = registry.datasets.add("adult", pl.read_csv(DATASETS / "adult_train.csv"))
     first = queue(registry, "describe", adult, top=2)
     second = queue(registry, "onehot", adult)
@@ -36,9 +36,9 @@ def test_queued_runs_run_in_order_and_a_cancelled_one_never_starts(home):
 
 
 def test_a_queued_run_is_checked_before_it_is_queued(home):
-    registry = Registry()
+    registry = Registry.open()
     adult = registry.datasets.add("adult", pl.read_csv(DATASETS / "adult_train.csv"))
-    request = RunRequest("describe", registry.datasets.load(adult.ref), "adult", params={"top": 0}, dataset=adult)
+    request = RunRequest(plugins.get_task("describe"), adult.ref, params={"top": 0})
     with pytest.raises(WorkbenchError, match="greater than or equal to 1"):
         submit(request, registry, start_worker=False)
     assert registry.runs.list() == []
@@ -49,21 +49,21 @@ def test_detach_queues_the_run_and_a_worker_process_finishes_it(home, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "run #1 queued" in done.stdout
     deadline = time.monotonic() + 120
-    while Registry().runs.get(1).status in ("queued", "running"):
+    while Registry.open().runs.get(1).status in ("queued", "running"):
         assert time.monotonic() < deadline
         time.sleep(0.5)
-    record = Registry().runs.get(1)
+    record = Registry.open().runs.get(1)
     assert record.status == "succeeded" and record.outputs["tables"] == {"profile": [15, 11]}
     assert (home / "worker.log").exists()
 
 
 def test_a_worker_waits_for_the_one_before_it(home):
     """Two workers on one workspace never run jobs at once: the second waits for the lock, then finds none."""
-    registry = Registry()
+    registry = Registry.open()
     adult = registry.datasets.add("adult", pl.read_csv(DATASETS / "adult_train.csv"))
     ids = [queue(registry, "describe", adult) for _ in range(3)]
     env = {**os.environ, "WORKBENCH_HOME": str(home)}
-    workers = [subprocess.Popen([sys.executable, "-m", "workbench.worker"], env=env) for _ in range(2)]
+    workers = [subprocess.Popen([sys.executable, "-m", "workbench.execution.worker"], env=env) for _ in range(2)]
     for worker in workers:
         assert worker.wait(timeout=180) == 0
     runs = sorted((registry.runs.get(i) for i in ids), key=lambda run: run.started_at)

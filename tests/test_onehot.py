@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from sklearn.pipeline import make_pipeline
 from sklearn.tree import DecisionTreeClassifier
 
-from workbench._encoding import RobustOneHotEncoder
 from workbench.errors import WorkbenchError
+from workbench.kit.encoding import RobustOneHotEncoder
 from workbench.registry import Registry
 
 TRAIN = pl.read_csv(DATASETS / "colors_train.csv")
@@ -140,7 +140,7 @@ def test_task_fits_registers_and_applies_with_drift(home, tmp_path):
     assert "color_2_ = 'orange' (1 row, 20.0%)" in apply.stdout
     encoded = pl.read_csv(tmp_path / "out" / "encoded.csv")
     assert encoded.columns == list(RobustOneHotEncoder().fit(TRAIN).get_feature_names_out())
-    artifact = Registry().models.load("colors").path / "encoder.json"
+    artifact = Registry.open().models.load("colors").path / "encoder.json"
     assert json.loads(artifact.read_text())["encoded"][1]["levels"][0] == "blue"  # plain data, not a pickle
     missing = run_cli("run", "onehot", "--data", str(DATASETS / "adult_train.csv"), "--model", "colors", home=home)
     assert missing.returncode == 2 and "was present at fit time but is missing" in missing.stderr
@@ -149,9 +149,9 @@ def test_task_fits_registers_and_applies_with_drift(home, tmp_path):
 APPLY = textwrap.dedent("""
     import json, sys
     import polars as pl
-    from workbench._encoding import RobustOneHotEncoder
+    from workbench.kit.encoding import RobustOneHotEncoder
     from workbench.registry import Registry
-    state = json.loads((Registry().models.load("adult").path / "encoder.json").read_text())
+    state = json.loads((Registry.open().models.load("adult").path / "encoder.json").read_text())
     RobustOneHotEncoder.from_dict(state).transform(pl.read_csv(sys.argv[1])).write_parquet(sys.argv[2])
 """)
 
@@ -163,7 +163,7 @@ def test_round_trip_through_the_registry_in_another_process(home, tmp_path):
     folder = tmp_path / "artifact"
     folder.mkdir()
     (folder / "encoder.json").write_text(json.dumps(encoder.to_dict()))
-    Registry().models.register("adult", "onehot", folder)
+    Registry.open().models.register("adult", "onehot", folder)
     out = tmp_path / "other.parquet"
     env = {**os.environ, "WORKBENCH_HOME": str(home)}
     subprocess.run([sys.executable, "-c", APPLY, str(DATASETS / "adult_test.csv"), str(out)], env=env, check=True)
@@ -197,14 +197,33 @@ def test_clean_names_are_safe_for_lightgbm_and_map_back_to_levels():
 
 
 def test_the_default_warns_about_id_like_and_treatment_like_columns(home):
-    from workbench.runner import RunRequest, run_task
+    from workbench.testing import run_task
 
     campaign = pl.read_csv(DATASETS / "campaign_sample.csv").with_row_index("customer").with_columns(
         pl.format("C{}", "customer").alias("customer"))
-    result = run_task(RunRequest("onehot", campaign, "campaign"), Registry()).result
+    result = run_task("onehot", campaign, "campaign", registry=Registry.open()).result
     assert result.metrics["suspicious_columns"] == 2
     assert "`customer` has 1,600 distinct values in 1,600 rows (an ID?)" in result.summary
     assert "`treatment` is named like an ID, treatment or outcome" in result.summary
-    chosen = run_task(RunRequest("onehot", campaign, "campaign", params={"columns": ["treatment"]}),
-                      Registry()).result
+    chosen = run_task("onehot", campaign, "campaign", params={"columns": ["treatment"]},
+                      registry=Registry.open()).result
     assert chosen.metrics["suspicious_columns"] == 0  # named on purpose: no warning
+
+
+def _sklearn_checks():
+    from sklearn.utils.estimator_checks import parametrize_with_checks
+
+    from workbench.kit.encoding import RobustOneHotEncoder
+
+    return parametrize_with_checks([RobustOneHotEncoder()])
+
+
+@_sklearn_checks()
+def test_scikit_learn_s_own_estimator_checks(estimator, check):
+    """All of scikit-learn's checks for a transformer (47 in 1.9); only array-API input is skipped, by scikit-learn
+    itself, unless SCIPY_ARRAY_API is set."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(estimator)

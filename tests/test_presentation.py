@@ -2,7 +2,7 @@
 
 import pytest
 
-from workbench.presentation import column_format, duration, label, metric_line, number, split_metrics
+from workbench.presentation.numbers import column_format, duration, label, metric_line, number, split_metrics
 
 
 @pytest.mark.parametrize(("value", "name", "shown"), [

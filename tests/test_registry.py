@@ -12,8 +12,8 @@ from sqlalchemy import create_engine, text
 
 from workbench.errors import ArtifactTampered, Conflict, Invalid, NotFound, WorkbenchError
 from workbench.registry import Registry
-from workbench.registry.hashing import tree_sha256
 from workbench.registry.schema import MIGRATIONS_FOLDER, SCHEMA_REVISION
+from workbench.safety import tree_sha256
 
 
 def make_artifact(folder, content="weights"):
@@ -25,7 +25,7 @@ def make_artifact(folder, content="weights"):
 
 
 def test_dataset_versions_follow_content(home, registry_url):
-    registry = Registry()
+    registry = Registry.open()
     first = registry.datasets.add("sales", pl.DataFrame({"a": [1, 2], "b": ["x", "y"]}), "a.csv")
     again = registry.datasets.add("sales", pl.DataFrame({"a": [1, 2], "b": ["x", "y"]}), "b.csv")
     changed = registry.datasets.add("sales", pl.DataFrame({"a": [1, 3], "b": ["x", "y"]}), "c.csv")
@@ -39,7 +39,7 @@ def test_dataset_versions_follow_content(home, registry_url):
 
 
 def test_model_lineage_aliases_and_latest(home, tmp_path, registry_url):
-    registry = Registry()
+    registry = Registry.open()
     data = registry.datasets.add("train", pl.DataFrame({"a": [1]}))
     v1 = registry.models.register("churn", "scale", make_artifact(tmp_path / "m1"), {"c": 1},
                                  {"f1": 0.8}, [data.ref])
@@ -60,7 +60,7 @@ def test_model_lineage_aliases_and_latest(home, tmp_path, registry_url):
 
 @pytest.mark.parametrize("name", ["../evil", "a/b", "a\\b", "..", ".hidden", ""])
 def test_names_with_path_parts_are_refused(home, tmp_path, name):
-    registry = Registry()
+    registry = Registry.open()
     with pytest.raises(WorkbenchError, match="invalid"):
         registry.models.register(name, "scale", make_artifact(tmp_path / "m"))
     with pytest.raises(WorkbenchError, match="invalid"):
@@ -69,7 +69,7 @@ def test_names_with_path_parts_are_refused(home, tmp_path, name):
 
 
 def test_tampered_artifact_is_refused(home, tmp_path):
-    registry = Registry()
+    registry = Registry.open()
     record = registry.models.register("m", "scale", make_artifact(tmp_path / "m"))
     (record.path / "model.json").write_text("evil")
     with pytest.raises(ArtifactTampered, match="fails its sha256 check"):
@@ -81,13 +81,13 @@ def test_tampered_artifact_is_refused(home, tmp_path):
 
 
 def test_schema_revision_is_recorded_and_a_newer_one_refused(home):
-    Registry()
+    Registry.open()
     engine = create_engine(f"sqlite:///{home / 'registry.db'}")
     with engine.begin() as connection:
         assert connection.execute(text("select version_num from alembic_version")).scalar() == SCHEMA_REVISION
         connection.execute(text("update alembic_version set version_num='9999'"))
     with pytest.raises(WorkbenchError, match="newer than this workbench"):
-        Registry()
+        Registry.open()
 
 
 def test_the_newest_migration_is_the_revision_the_code_expects():
@@ -115,7 +115,7 @@ def test_a_registry_made_before_alembic_is_upgraded_with_its_data(home, tmp_path
         connection.execute(text("insert into workbench_meta values ('schema_version', '1')"))
         connection.execute(text("insert into runs (task, params, inputs, outputs, status, started_at) values "
                                 "('describe', '{}', '[\"old@1\"]', '{}', 'succeeded', '2026-01-01 00:00:00')"))
-    registry = Registry()
+    registry = Registry.open()
     run = registry.runs.get(1)
     assert (run.task, run.inputs, run.status, run.seed, run.progress) == ("describe", ["old@1"], "succeeded", 0, {})
     with engine.begin() as connection:
@@ -123,7 +123,7 @@ def test_a_registry_made_before_alembic_is_upgraded_with_its_data(home, tmp_path
 
 
 def test_errors_are_typed(home, tmp_path):
-    registry = Registry()
+    registry = Registry.open()
     registry.models.register("m", "scale", make_artifact(tmp_path / "m"))
     with pytest.raises(NotFound):
         registry.models.get("m@7")
@@ -137,7 +137,7 @@ def test_errors_are_typed(home, tmp_path):
 
 
 def test_aliases_can_be_deleted_but_latest_cannot(home, tmp_path):
-    registry = Registry()
+    registry = Registry.open()
     registry.models.register("m", "scale", make_artifact(tmp_path / "a"))
     registry.models.register("m", "scale", make_artifact(tmp_path / "b", "b"))
     registry.models.set_alias("m@1", "champion")
@@ -152,7 +152,7 @@ def test_aliases_can_be_deleted_but_latest_cannot(home, tmp_path):
 
 
 def test_listing_pages_and_filters(home, tmp_path):
-    registry = Registry()
+    registry = Registry.open()
     for index in range(5):
         registry.datasets.add("d", pl.DataFrame({"a": [index]}))
         registry.runs.finish(registry.runs.start("describe" if index % 2 else "onehot", {}, []),
@@ -166,7 +166,7 @@ def test_listing_pages_and_filters(home, tmp_path):
 def test_a_reference_is_resolved_in_one_query(home, tmp_path):
     from sqlalchemy import event
 
-    registry = Registry()
+    registry = Registry.open()
     for index in range(30):
         registry.models.register("m", "scale", make_artifact(tmp_path / f"v{index}", str(index)))
     registry.models.set_alias("m@3", "champion")
@@ -185,7 +185,7 @@ WRITER = textwrap.dedent("""
     import sys, tempfile
     from pathlib import Path
     from workbench.registry import Registry
-    registry = Registry()
+    registry = Registry.open()
     for i in range(25):
         folder = Path(tempfile.mkdtemp())
         (folder / "w.txt").write_text(f"{sys.argv[1]}-{i}")
@@ -200,26 +200,26 @@ def registry_url(request, home, monkeypatch):
         return None
     url = request.getfixturevalue("postgres_url")
     with create_engine(url).begin() as connection:  # each test starts from an empty database
-        connection.exec_driver_sql("DROP TABLE IF EXISTS model_aliases, models, datasets, runs, workbench_meta, "
-                                   "alembic_version")
+        connection.exec_driver_sql("DROP SCHEMA public CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA public")
     monkeypatch.setenv("WORKBENCH_REGISTRY_URL", url)
     return url
 
 
 def test_four_processes_register_100_versions(home, registry_url):
     env = {**os.environ, "WORKBENCH_HOME": str(home)}
-    Registry()  # create the schema once, as the CLI would have
+    Registry.open()  # create the schema once, as the CLI would have
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, str(n)], env=env, stderr=subprocess.PIPE,
                                 text=True) for n in range(4)]
     errors = [writer.communicate(timeout=300)[1] for writer in writers]
     assert [writer.returncode for writer in writers] == [0, 0, 0, 0], errors
-    records = Registry().models.list("shared")
-    assert Registry().url.startswith(registry_url or "sqlite")
+    records = Registry.open().models.list("shared")
+    assert Registry.open().url.startswith(registry_url or "sqlite")
     assert sorted(record.version for record in records) == list(range(1, 101))
     assert len({(r.metrics["writer"], r.metrics["i"]) for r in records}) == 100
     for record in records:
         assert (record.path / "w.txt").read_text() == f"{record.metrics['writer']}-{record.metrics['i']}"
-        Registry().models.load(record.ref)
+        Registry.open().models.load(record.ref)
 
 
 SLOW_WRITER = textwrap.dedent("""
@@ -240,7 +240,7 @@ SLOW_WRITER = textwrap.dedent("""
         shutil.copystat = pause_after(shutil.copystat, phase)
     else:  # "moved": the artifact is in place, the row not yet committed
         os.replace = pause_after(os.replace, phase)
-    Registry().models.register("big", "scale", Path(sys.argv[1]))
+    Registry.open().models.register("big", "scale", Path(sys.argv[1]))
 """)
 
 
@@ -248,7 +248,7 @@ SLOW_WRITER = textwrap.dedent("""
 def test_registration_killed_mid_write_leaves_nothing_partial(home, tmp_path, phase):
     source = make_artifact(tmp_path / "big")
     expected = tree_sha256(source)
-    Registry()
+    Registry.open()
     env = {**os.environ, "WORKBENCH_HOME": str(home)}
     writer = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, str(source), phase], env=env,
                               stdout=subprocess.PIPE, text=True)
@@ -256,7 +256,7 @@ def test_registration_killed_mid_write_leaves_nothing_partial(home, tmp_path, ph
     writer.send_signal(signal.SIGKILL)
     writer.wait()
 
-    registry = Registry()
+    registry = Registry.open()
     assert registry.models.list() == []
     orphans = list((home / "models" / "big").glob("*")) if (home / "models" / "big").exists() else []
     for folder in orphans:  # a move whose commit never came: whole, and not in the registry

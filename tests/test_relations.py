@@ -8,10 +8,10 @@ import polars as pl
 import pytest
 from conftest import DATASETS, error_lines, free_port, run_cli
 
-from workbench._progress import ProgressReporter
 from workbench.errors import WorkbenchError
 from workbench.registry import Registry
-from workbench.runner import RunRequest, run_task
+from workbench.sdk.progress import ProgressReporter
+from workbench.testing import run_task
 from workbench_relations.conll04 import convert
 from workbench_relations.scoring import evaluate
 from workbench_relations.triples import Triple, parse_output
@@ -123,8 +123,9 @@ def test_conll04_conversion_uses_entity_strings_and_readable_labels():
 @pytest.mark.slow
 def test_extraction_with_the_offline_model_returns_triples_rows(home):
     data = DEV.head(6)
-    result = run_task(RunRequest("relations", data, "dev", params={"text": "text", "gold": "triples",
-                                                                   "max_new_tokens": 32}), Registry()).result
+    result = run_task("relations", data, "dev", params={"text": "text", "gold": "triples",
+                                                                   "max_new_tokens": 32},
+                                                                       registry=Registry.open()).result
     triples = result.tables["triples"]
     assert triples.columns == ["row", "head", "relation", "tail"]
     assert triples["row"].is_between(0, 5).all()
@@ -137,15 +138,15 @@ def test_extraction_with_the_offline_model_returns_triples_rows(home):
 def test_lora_lowers_the_loss_and_the_adapter_loads_back_from_the_registry(home):
     params = {"text": "text", "gold": "triples", "mode": "train", "epochs": 6, "train_batch_size": 4,
               "learning_rate": 1e-3, "eval_rows": 2, "max_new_tokens": 24, "labels": LABELS}
-    outcome = run_task(RunRequest("relations", TRAIN.head(10), "train", params=params, register="student"),
-                       Registry())
+    outcome = run_task("relations", TRAIN.head(10), "train", params=params, register="student",
+                       registry=Registry.open())
     losses = outcome.result.tables["loss"]["loss"].to_list()
     assert len(losses) == 12
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 * 0.8, losses
-    record = Registry().models.load("student")
+    record = Registry.open().models.load("student")
     assert (record.path / "adapter" / "adapter_config.json").is_file()
-    applied = run_task(RunRequest("relations", DEV.head(3), "dev", params={"max_new_tokens": 24}, model="student"),
-                       Registry()).result
+    applied = run_task("relations", DEV.head(3), "dev", params={"max_new_tokens": 24}, model="student",
+                       registry=Registry.open()).result
     assert applied.metrics["sentences"] == 3
     assert set(applied.tables["triples"]["relation"].to_list()) <= set(LABELS)  # the closed set came with it
 
@@ -197,13 +198,13 @@ def test_teacher_labels_are_real_generations_cached_across_runs(home, teacher_se
     url, served, _ = teacher_server
     data = DEV.head(4).select("id", "text")
     params = {"text": "text", "mode": "teach", "teacher_url": url, "teacher_model": "smollm2", "max_new_tokens": 48}
-    first = run_task(RunRequest("relations", data, "dev", params=params), Registry()).result
+    first = run_task("relations", data, "dev", params=params, registry=Registry.open()).result
     assert first.metrics["teacher_requests"] == 4 and first.metrics["teacher_cached"] == 0
     assert sorted(served[-4:]) == sorted(data["text"].to_list())
     labelled = first.tables["labelled"]
     assert labelled.columns == ["id", "text", "triples"]
     served_before = len(served)
-    second = run_task(RunRequest("relations", data, "dev", params=params), Registry()).result
+    second = run_task("relations", data, "dev", params=params, registry=Registry.open()).result
     assert second.metrics["teacher_requests"] == 0 and second.metrics["teacher_cached"] == 4
     assert len(served) == served_before  # nothing paid twice
     assert second.tables["labelled"].equals(labelled)
@@ -226,7 +227,7 @@ def test_a_teacher_that_refuses_connections_is_one_line_and_keeps_the_cache(home
     (DEV.head(3).with_columns(pl.lit(" ").alias("text")), {},
      "text column 'text' has 3 empty or missing texts (rows 0, 1, 2)"),
     (DEV.head(3), {"text": "sentence"}, "column 'sentence' (parameter text) is not in the data"),
-    (DEV.head(3), {"base_model": "./no/such/model"}, "model path './no/such/model' does not exist"),
+    (DEV.head(3), {"base_model": "./no/such/model"}, "base_model './no/such/model' does not exist"),
     (DEV.head(3), {"mode": "train"}, "mode=train needs gold triples"),
 ])
 def test_bad_input_is_one_line_and_exit_2(home, tmp_path, frame, params, message):
@@ -237,7 +238,7 @@ def test_bad_input_is_one_line_and_exit_2(home, tmp_path, frame, params, message
     assert done.returncode == 2, done.stderr
     assert message in done.stderr
     assert "Traceback" not in done.stderr and len(error_lines(done.stderr)) == 1
-    assert Registry(home=home).models.list() == []
+    assert Registry.open(home=home).models.list() == []
 
 
 def test_the_default_model_path_is_found_without_importing_its_package():
@@ -256,12 +257,12 @@ def test_the_default_model_path_is_found_without_importing_its_package():
 @pytest.mark.slow
 def test_the_default_is_the_shipped_student_and_the_plain_base_is_one_parameter_away(home):
     params = {"text": "text", "gold": "triples", "max_new_tokens": 48}
-    student = run_task(RunRequest("relations", DEV.head(6), "dev", params=params), Registry()).result
+    student = run_task("relations", DEV.head(6), "dev", params=params, registry=Registry.open()).result
     assert "shipped CoNLL04 student" in student.summary
     assert student.metrics["triples"] > 0 and student.metrics["strict_f1"] > 0
     assert set(student.tables["triples"]["relation"].to_list()) <= set(LABELS)  # its labels came with it
-    plain = run_task(RunRequest("relations", DEV.head(6), "dev", params={**params, "student": False}),
-                     Registry()).result
+    plain = run_task("relations", DEV.head(6), "dev", params={**params, "student": False},
+                     registry=Registry.open()).result
     assert "student" not in plain.summary and plain.metrics["unparsed_share"] >= student.metrics["unparsed_share"]
 
 
@@ -282,13 +283,13 @@ def test_a_tampered_shipped_student_is_refused(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_worked_examples_from_rows_or_a_file_go_into_the_prompt(home, tmp_path):
     params = {"text": "text", "gold": "triples", "max_new_tokens": 32, "student": False, "labels": LABELS}
-    from_rows = run_task(RunRequest("relations", DEV.head(6), "dev", params={**params, "example_rows": 2}),
-                         Registry()).result
+    from_rows = run_task("relations", DEV.head(6), "dev", params={**params, "example_rows": 2},
+                         registry=Registry.open()).result
     assert from_rows.metrics["examples"] == 2 and from_rows.metrics["sentences"] == 4  # left out of the scores
     examples = tmp_path / "examples.csv"
     TRAIN.head(3).write_csv(examples)
-    from_file = run_task(RunRequest("relations", DEV.head(2), "dev", params={**params, "examples": str(examples)}),
-                         Registry()).result
+    from_file = run_task("relations", DEV.head(2), "dev", params={**params, "examples": str(examples)},
+                         registry=Registry.open()).result
     assert from_file.metrics["examples"] == 3 and from_file.metrics["sentences"] == 2
     assert f"from {examples}" in from_file.summary
 
@@ -371,6 +372,6 @@ def test_out_of_gpu_memory_halves_the_batch_and_the_answers_are_unchanged(base_m
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
 def test_on_cuda_the_student_extracts_with_an_adaptive_batch(home):
     params = {"text": "text", "gold": "triples", "max_new_tokens": 48}
-    result = run_task(RunRequest("relations", DEV, "dev", params=params), Registry()).result
+    result = run_task("relations", DEV, "dev", params=params, registry=Registry.open()).result
     assert 16 <= result.metrics["batch_size"] <= 256
     assert result.metrics["triples"] > 0 and result.metrics["unparsed_share"] < 0.2

@@ -8,10 +8,9 @@ import polars as pl
 import pytest
 from conftest import DATASETS, error_lines, run_cli
 
+from workbench.io.sources import open_source
 from workbench.registry import Registry
-from workbench.runner import RunRequest, run_task
-from workbench.sources import open_source
-from workbench.streaming import StreamRequest, stream_apply
+from workbench.testing import run_task
 
 LABELS = ["works for", "killed", "is based in", "lives in", "is located in"]
 CLICKBAIT = pl.read_csv(DATASETS / "clickbait_sample.csv")
@@ -73,10 +72,10 @@ def fitted(tmp_path_factory):
     home = tmp_path_factory.mktemp("scale") / "home"
     saved = os.environ.get("WORKBENCH_HOME")
     os.environ["WORKBENCH_HOME"] = str(home)
-    registry = Registry()
+    registry = Registry.open()
     inputs = {}
     for task, (fit_data, params, apply_data, _) in TASKS.items():
-        run_task(RunRequest(task, fit_data, "fit", params=params, register=f"m-{task}"), registry)
+        run_task(task, fit_data, "fit", params=params, register=f"m-{task}", registry=registry)
         inputs[task] = write_parts(resampled(apply_data, task), home.parent / f"{task}-parts")
     yield registry, inputs
     if saved is None:
@@ -87,8 +86,8 @@ def fitted(tmp_path_factory):
 
 def in_memory(registry: Registry, task: str, parts: Path) -> pl.DataFrame:
     source = open_source(str(parts))
-    request = RunRequest(task, source.read(), f"apply-{task}", params=APPLY_PARAMS.get(task), model=f"m-{task}")
-    result = run_task(request, registry).result
+    result = run_task(task, source.read(), f"apply-{task}", params=APPLY_PARAMS.get(task), model=f"m-{task}",
+                      registry=registry).result
     return result.tables[registry_task(task).batch_table]
 
 
@@ -100,10 +99,9 @@ def registry_task(task: str):
 
 def streamed(registry: Registry, task: str, parts: Path, out: Path, executor: str = "local",
              address: str | None = None) -> tuple[pl.DataFrame, dict]:
-    request = StreamRequest(task, open_source(str(parts)), f"apply-{task}", f"m-{task}", str(out),
-                            params=APPLY_PARAMS.get(task, {}), batch_rows=TASKS[task][3], executor=executor,
-                            ray_address=address)
-    outcome = stream_apply(request, registry)
+    outcome = run_task(task, str(parts), f"apply-{task}", params=APPLY_PARAMS.get(task, {}), model=f"m-{task}",
+                       out=str(out), stream=True, batch_rows=TASKS[task][3], executor=executor, ray_address=address,
+                       registry=registry)
     table = registry_task(task).batch_table
     return pl.read_parquet(sorted((out / table).glob("part-*.parquet"))), outcome.result.metrics
 
@@ -150,10 +148,8 @@ def test_ray_apply_on_two_nodes_equals_the_in_memory_apply(fitted, two_node_clus
 def test_describe_out_of_core_matches_the_in_memory_profile(home, tmp_path):
     frame = pl.read_csv(DATASETS / "adult_train.csv")
     parts = write_parts(frame, tmp_path / "adult")
-    eager = run_task(RunRequest("describe", frame, "adult"), Registry()).result.tables["profile"]
-    source = open_source(str(parts))
-    lazy = run_task(RunRequest("describe", source.head(), "adult", reference=source, lazy=True),
-                    Registry()).result.tables["profile"]
+    eager = run_task("describe", frame, "adult", registry=Registry.open()).result.tables["profile"]
+    lazy = run_task("describe", str(parts), "adult", stream=True, registry=Registry.open()).result.tables["profile"]
     exact = ["column", "dtype", "nulls", "null_share", "mean", "min", "median", "max"]
     assert lazy.select(exact).equals(eager.select(exact))
     assert (lazy["std"] - eager["std"]).abs().max() < 1e-9
@@ -167,7 +163,7 @@ def test_a_large_input_is_registered_by_reference_and_refused_once_changed(home,
     done = run_cli("run", "describe", "--data", str(parts / "part-*.parquet"), "--name", "adult",
                    home=home, env={"WORKBENCH_COPY_LIMIT_MB": "0.01"})
     assert done.returncode == 0, done.stderr
-    registry = Registry()
+    registry = Registry.open()
     record = registry.datasets.get("adult")
     assert record.storage == "reference" and record.uri.endswith("part-*.parquet") and record.n_rows == frame.height
     assert not list((home / "datasets").rglob("*.parquet")), "a reference must not be copied"
@@ -176,13 +172,13 @@ def test_a_large_input_is_registered_by_reference_and_refused_once_changed(home,
     with pytest.raises(Exception, match="have changed since"):
         registry.datasets.load("adult")
     small = run_cli("run", "describe", "--data", str(parts), "--name", "small", home=home)
-    assert small.returncode == 0 and Registry().datasets.get("small").storage == "copy"
+    assert small.returncode == 0 and Registry.open().datasets.get("small").storage == "copy"
 
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--stream"], "pass --model NAME"),
     (["--stream", "--model", "nope"], "pass --out FOLDER"),
-    (["--executor", "ray", "--detach"], "--detach cannot be combined"),
+    (["--executor", "ray", "--model", "nope", "--out", "o", "--register", "x"], "--register keeps a model"),
 ])
 def test_streaming_misuse_is_one_line(home, tmp_path, args, message):
     parts = write_parts(pl.read_csv(DATASETS / "colors_train.csv"), tmp_path / "colors", parts=2)
@@ -218,7 +214,7 @@ def s3_server():
 def test_reading_and_writing_s3(home, tmp_path, s3_server, monkeypatch):
     for key, value in s3_server.items():
         monkeypatch.setenv(key, value)
-    from workbench.sources import write_parquet_part
+    from workbench.execution.results import write_part
 
     train = pl.read_csv(DATASETS / "colors_train.csv")
     fit = run_cli("run", "onehot", "--data", str(DATASETS / "colors_train.csv"), "--register", "colors", home=home,
@@ -226,13 +222,13 @@ def test_reading_and_writing_s3(home, tmp_path, s3_server, monkeypatch):
     assert fit.returncode == 0, fit.stderr
     apply_data = pl.concat([pl.read_csv(DATASETS / "colors_inference.csv")] * 40)
     for index in range(3):
-        write_parquet_part(apply_data.slice(index * 70, 70).to_arrow(), "s3://lake/events", f"part-{index}.parquet")
+        write_part(apply_data.slice(index * 70, 70).to_arrow(), "s3://lake/events", f"part-{index}.parquet")
     assert open_source("s3://lake/events").rows() == apply_data.height
     done = run_cli("run", "onehot", "--data", "s3://lake/events", "--model", "colors", "--stream", "--batch-rows",
                    "50", "--out", "s3://lake/scored", home=home, env=s3_server)
     assert done.returncode == 0, done.stderr
     scored = open_source("s3://lake/scored/encoded").read()
-    local = run_task(RunRequest("onehot", apply_data, "local", model="colors"), Registry()).result.tables["encoded"]
+    local = run_task("onehot", apply_data, "local", model="colors", registry=Registry.open()).result.tables["encoded"]
     assert scored.equals(local) and train.height == 8
     memory = run_cli("run", "describe", "--data", "s3://lake/events", home=home, env=s3_server)
-    assert memory.returncode == 0 and Registry().datasets.get("events").source == "s3://lake/events"
+    assert memory.returncode == 0 and Registry.open().datasets.get("events").source == "s3://lake/events"

@@ -18,13 +18,12 @@ from conftest import DATASETS, WORKBENCH, error_lines, run_cli
 from sqlalchemy import text
 
 from workbench import plugins
-from workbench._io import safe_file_name
 from workbench.errors import Invalid, UnsafeArtifact, WorkbenchError
+from workbench.io.tables import safe_file_name
 from workbench.registry import Registry
-from workbench.registry.hashing import tree_sha256
-from workbench.registry.store import unsafe_files
-from workbench.runner import RunRequest, run_task
+from workbench.safety import tree_sha256, unsafe_files
 from workbench.sdk import Result, Task, TaskParams, hookimpl
+from workbench.testing import run_task
 
 CAMPAIGN = DATASETS / "campaign_sample.csv"
 
@@ -69,7 +68,7 @@ def trained(tmp_path_factory):
     (folder / "adapter").mkdir(parents=True)
     (folder / "relations.json").write_text('{"base_model": null, "system_prompt": null, "labels": null}')
     (folder / "adapter" / "adapter_config.json").write_text("{}")
-    Registry(home=home).models.register("m-relations", "relations", folder)
+    Registry.open(home=home).models.register("m-relations", "relations", folder)
     return home
 
 
@@ -99,7 +98,7 @@ def test_a_planted_pickle_with_a_resigned_sha256_never_runs(trained, tmp_path, t
     shutil.copytree(trained, home)
     marker = tmp_path / "pwned"
     payload = pickle.dumps(Payload(marker))
-    registry = Registry(home=home)
+    registry = Registry.open(home=home)
     name = f"m-{task.replace('-', '')}"
     folder = registry.models.get(name).path
     if how == "the main file replaced":
@@ -115,11 +114,11 @@ def test_a_planted_pickle_with_a_resigned_sha256_never_runs(trained, tmp_path, t
     assert len(error_lines(done.stderr)) == 1 and "Traceback" not in done.stderr
     assert not marker.exists()
     with pytest.raises(UnsafeArtifact):
-        Registry(home=home).models.load(name)
+        Registry.open(home=home).models.load(name)
 
 
 def test_artifacts_of_every_task_hold_no_pickle(trained):
-    registry = Registry(home=trained)
+    registry = Registry.open(home=trained)
     for record in registry.models.list():
         assert unsafe_files(record.path) == [], record.ref
 
@@ -129,8 +128,8 @@ def test_a_pickle_is_refused_when_registering_too(home, tmp_path):
     folder.mkdir()
     (folder / "estimators.joblib").write_bytes(pickle.dumps({"weights": [1, 2]}))
     with pytest.raises(UnsafeArtifact):
-        Registry().models.register("m", "uplift", folder)
-    assert Registry().models.list() == []
+        Registry.open().models.register("m", "uplift", folder)
+    assert Registry.open().models.list() == []
 
 
 @pytest.mark.parametrize(("sent", "kept"), [
@@ -158,7 +157,7 @@ def test_teacher_keys_come_only_from_allowed_variables(monkeypatch):
 
 @pytest.mark.parametrize("name", ["sales\n", "sales\r", " sales", "sales ", "sa les", "../x", "x/../y", "ü", ""])
 def test_one_full_match_rule_for_every_name(home, tmp_path, name):
-    registry = Registry()
+    registry = Registry.open()
     with pytest.raises(Invalid):
         registry.datasets.add(name, pl.DataFrame({"a": [1]}))
     folder = tmp_path / "m"
@@ -172,17 +171,29 @@ def test_one_full_match_rule_for_every_name(home, tmp_path, name):
     assert [r.ref for r in registry.models.list()] == ["ok@1"] and registry.datasets.list() == []
 
 
-def test_relative_storage_stays_in_the_workspace_and_absolute_is_explicit(home, tmp_path):
+def test_optuna_storage_stays_in_the_workspace_or_a_database_the_settings_name(home, tmp_path):
     data = str(DATASETS / "mobile_price_sample.csv")
     common = ["run", "feature-selection", "--data", data, "-p", "target=price_range", "-p", "model=logistic",
               "-p", "trials=2", "-p", "compare=false"]
     inside = run_cli(*common, "-p", "storage=journal:studies/a.journal", "-p", "study=a", home=home, cwd=tmp_path)
     assert inside.returncode == 0, inside.stderr
     assert (home / "state" / "feature-selection" / "optuna" / "studies" / "a.journal").is_file()
-    explicit = tmp_path / "shared" / "b.journal"
+    explicit = home / "studies" / "b.journal"  # an absolute path inside the workspace is fine
     absolute = run_cli(*common, "-p", f"storage=journal:{explicit}", "-p", "study=b", home=home)
     assert absolute.returncode == 0, absolute.stderr
     assert explicit.is_file()
+    victim = tmp_path / "victim.txt"  # the attack: append Optuna's journal to any file the server can write
+    victim.write_text("precious\n")
+    for storage in (f"journal:{victim}", f"sqlite:///{home / 'registry.db'}", "postgresql://u@127.0.0.1:1/x",
+                    "foo://bar"):
+        refused = run_cli(*common, "-p", f"storage={storage}", "-p", "study=c", home=home)
+        assert refused.returncode == 2, refused.stderr
+        assert len(error_lines(refused.stderr)) == 1, refused.stderr
+    assert victim.read_text() == "precious\n"
+    from sqlalchemy import create_engine, inspect
+
+    assert not [t for t in inspect(create_engine(f"sqlite:///{home / 'registry.db'}")).get_table_names()
+                if "trial" in t or "studies" in t]
 
 
 class SabotageParams(TaskParams):
@@ -225,11 +236,11 @@ def test_a_run_that_fails_late_registers_nothing(home, tmp_path):
     plugins.register_plugin(Saboteur(out), "saboteur")
     try:
         with pytest.raises(OSError):
-            run_task(RunRequest("fits", pl.DataFrame({"a": [1, 2]}), "data", register="model", out_dir=out),
-                     Registry())
+            run_task("fits", pl.DataFrame({"a": [1, 2]}), "data", register="model", out=str(out),
+                     registry=Registry.open())
     finally:
         plugins.unregister_plugin("saboteur")
-    registry = Registry()
+    registry = Registry.open()
     assert registry.models.list() == [] and registry.datasets.list() == []
     (run,) = registry.runs.list()
     assert run.status == "failed" and not registry.run_dir(run.id).exists()
@@ -242,7 +253,7 @@ def test_an_unwritable_out_is_refused_before_anything_is_recorded(home, tmp_path
     done = run_cli("run", "onehot", "--data", str(DATASETS / "adult_train.csv"), "--register", "e", "--out",
                    str(blocker / "sub"), home=home)
     assert done.returncode == 2 and "cannot be written" in done.stderr
-    registry = Registry()
+    registry = Registry.open()
     assert registry.runs.list() == [] and registry.models.list() == [] and registry.datasets.list() == []
 
 
@@ -254,17 +265,17 @@ def test_a_killed_run_is_interrupted_registers_nothing_and_its_scratch_goes(home
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
-            runs = Registry().runs.list() if (home / "registry.db").exists() else []
+            runs = Registry.open().runs.list() if (home / "registry.db").exists() else []
             if runs and runs[0].progress.get("done"):
                 break
             time.sleep(0.5)
-        (run,) = Registry().runs.list()
+        (run,) = Registry.open().runs.list()
         assert run.status == "running" and run.pid == process.pid
         assert (home / "scratch" / f"run-{run.id}").is_dir()
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
-    registry = Registry()
+    registry = Registry.open()
     (run,) = registry.runs.list()
     assert run.status == "interrupted" and f"pid {process.pid}" in run.error
     assert not (home / "scratch" / f"run-{run.id}").exists()
@@ -280,26 +291,26 @@ def test_a_cancelled_run_ends_cancelled_with_nothing_registered(home, tmp_path):
     process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not (
-            (home / "registry.db").exists() and (runs := Registry().runs.list()) and runs[0].progress.get("done")):
+            (home / "registry.db").exists() and (runs := Registry.open().runs.list()) and runs[0].progress.get("done")):
         time.sleep(0.5)
     cancel = run_cli("runs", "cancel", "1", home=home)
     assert cancel.returncode == 0 and "asked to stop" in cancel.stdout
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 2 and error_lines(stderr) == ["Error: run #1 was cancelled on request"]
-    registry = Registry()
+    registry = Registry.open()
     assert registry.runs.get(1).status == "cancelled"
     assert registry.models.list() == [] and registry.datasets.list() == []
 
 
 def test_scratch_of_a_dead_run_is_cleaned_when_the_registry_opens(home):
-    registry = Registry()
+    registry = Registry.open()
     run_id = registry.runs.start("describe", {}, ["x"])
     with registry.db.writer.begin() as connection:  # a process that no longer exists
         connection.execute(text("update runs set pid = 999999999 where id = :id"), {"id": run_id})
     scratch = home / "scratch" / f"run-{run_id}"
     scratch.mkdir(parents=True)
     (scratch / "half-written.bin").write_bytes(b"\0" * 10)
-    assert Registry().runs.get(run_id).status == "interrupted"
+    assert Registry.open().runs.get(run_id).status == "interrupted"
     assert not scratch.exists()
 
 
@@ -320,9 +331,9 @@ def test_the_seed_is_recorded_and_reaches_the_task(home):
     plugins.register_plugin(plugin, "seeded")
     try:
         for seed in (7, 7, 8):
-            run_task(RunRequest("seeded", pl.DataFrame({"a": [1]}), "d", seed=seed), Registry())
+            run_task("seeded", pl.DataFrame({"a": [1]}), "d", seed=seed, registry=Registry.open())
     finally:
         plugins.unregister_plugin("seeded")
     assert seen[0] == seen[1] != seen[2] and seen[0][0] == 7
-    assert [run.seed for run in Registry().runs.list()] == [8, 7, 7]
+    assert [run.seed for run in Registry.open().runs.list()] == [8, 7, 7]
 

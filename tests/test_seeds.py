@@ -5,7 +5,7 @@ import pytest
 from conftest import DATASETS
 
 from workbench.registry import Registry
-from workbench.runner import RunRequest, run_task
+from workbench.testing import run_task
 
 RELATIONS_DATA = pl.read_csv(DATASETS / "conll04_train_sample.csv").head(6)
 
@@ -27,7 +27,7 @@ RUNS = {  # task: (data, params, whether another seed must change the result)
 def outputs(task: str, seed: int) -> tuple[dict, dict]:
     """Tables and metrics of one run, without the measurements of time."""
     data, params, _ = RUNS[task]
-    result = run_task(RunRequest(task, data, "data", params=params, seed=seed), Registry()).result
+    result = run_task(task, data, "data", params=params, seed=seed, registry=Registry.open()).result
     timed = ("seconds", "per_second", "_rate")
     tables = {name: table.select([c for c in table.columns if not any(word in c for word in timed)])
               for name, table in result.tables.items()}

@@ -17,7 +17,7 @@ from shiny.playwright import controller
 from shiny.pytest import create_app_fixture
 
 from workbench.registry import Registry
-from workbench.runner import RunRequest, run_task
+from workbench.testing import run_task
 
 HOME = Path(tempfile.mkdtemp(prefix="workbench-shiny-"))
 app = create_app_fixture(ROOT / "apps" / "shiny_report.py", env={"WORKBENCH_HOME": str(HOME)}, timeout_secs=90)
@@ -26,18 +26,18 @@ app = create_app_fixture(ROOT / "apps" / "shiny_report.py", env={"WORKBENCH_HOME
 @pytest.fixture(scope="module")
 def describe_run() -> int:
     """A recorded `describe` run (and an `onehot` one, so the task filter has something to filter)."""
-    registry = Registry(home=HOME)
+    registry = Registry.open(home=HOME)
     adult = pl.read_csv(DATASETS / "adult_train.csv")
-    run_task(RunRequest("onehot", adult, "adult"), registry)
-    return run_task(RunRequest("describe", adult, "adult"), registry).run_id
+    run_task("onehot", adult, "adult", registry=registry)
+    return run_task("describe", adult, "adult", registry=registry).run_id
 
 
 @pytest.fixture(scope="module")
 def chart_run(describe_run) -> int:
     """A recorded `chart` run: one chart per audience."""
     noaa = pl.read_csv(DATASETS / "noaa_global_temperature.csv")
-    return run_task(RunRequest("chart", noaa, "noaa", params={"date": "Date", "value": "Anomaly", "units": "°C"}),
-                    Registry(home=HOME)).run_id
+    return run_task("chart", noaa, "noaa", params={"date": "Date", "value": "Anomaly", "units": "°C"},
+                    registry=Registry.open(home=HOME)).run_id
 
 
 def open_describe_run(page: Page, app, describe_run: int) -> None:
@@ -144,7 +144,7 @@ def test_a_run_that_finishes_later_is_listed_without_a_reload(page: Page, descri
     page.goto(app.url)
     expect(page.locator("#report h2")).to_be_visible(timeout=60_000)
     before = page.locator("#run option").count()
-    later = run_task(RunRequest("describe", pl.read_csv(DATASETS / "adult_test.csv"), "adult-test"),
-                     Registry(home=HOME)).run_id
+    later = run_task("describe", pl.read_csv(DATASETS / "adult_test.csv"), "adult-test",
+                     registry=Registry.open(home=HOME)).run_id
     expect(page.locator(f"#run option[value='{later}']")).to_have_count(1, timeout=30_000)
     assert page.locator("#run option").count() == before + 1

@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from workbench import plugins
 from workbench.registry import Registry
-from workbench.runner import RunRequest, run_task
+from workbench.testing import run_task
 
 APP = ROOT / "apps" / "streamlit_app.py"
 WIDGETS = ("selectbox", "multiselect", "number_input", "text_input", "text_area", "toggle")
@@ -28,7 +28,7 @@ XSS = '<img src=x onerror="window.__xss=1">'
 @pytest.fixture
 def app(home) -> AppTest:
     """The app on a registry holding the Adult sample, with that dataset picked."""
-    Registry().datasets.add("adult", pl.read_csv(DATASETS / "adult_train.csv"))
+    Registry.open().datasets.add("adult", pl.read_csv(DATASETS / "adult_train.csv"))
     test = AppTest.from_file(str(APP), default_timeout=180)
     test.run()
     test.radio(key="keep:data-source").set_value("A registered dataset").run()
@@ -65,7 +65,7 @@ def test_invalid_parameters_are_shown_inline_in_full_and_nothing_runs(app):
     app.button[0].click().run()
     assert not app.exception
     assert "invalid parameter 'min_frequency': Input should be greater than 0" in app.error[0].value
-    assert Registry().runs.list() == []
+    assert Registry.open().runs.list() == []
 
 
 def test_the_form_keeps_its_values_while_it_is_not_shown(app):
@@ -139,7 +139,7 @@ def wait_for(condition, timeout: float = 120) -> None:
 
 def test_a_long_run_survives_navigation_and_reload_and_cancel_registers_nothing(servers, page: Page, tmp_path):
     url, _ = servers
-    Registry().datasets.add("mobile", pl.read_csv(DATASETS / "mobile_price_sample.csv"))
+    Registry.open().datasets.add("mobile", pl.read_csv(DATASETS / "mobile_price_sample.csv"))
     page.set_viewport_size({"width": 1280, "height": 720})
     page.goto(url)
     page.get_by_text("A registered dataset").click()
@@ -166,30 +166,30 @@ def test_a_long_run_survives_navigation_and_reload_and_cancel_registers_nothing(
     expect(page.get_by_text("Optuna trials:")).to_be_visible(timeout=60_000)
     page.reload()
     expect(page.get_by_text("Optuna trials:")).to_be_visible(timeout=60_000)
-    assert Registry().runs.get(1).status == "running"
+    assert Registry.open().runs.get(1).status == "running"
 
     page.get_by_role("button", name="Cancel").click()
     expect(page.get_by_text("Cancelled on request; nothing was registered")).to_be_visible(timeout=120_000)
-    record = Registry().runs.get(1)
+    record = Registry.open().runs.get(1)
     assert record.status == "cancelled" and record.progress.get("done", 0) > 0
-    assert Registry().models.list() == []
+    assert Registry.open().models.list() == []
 
 
 @pytest.fixture
 def three_runs(home) -> list[int]:
     """Three few-shot runs on the clickbait headlines, better with more shots, each registering a version."""
     data = pl.read_csv(DATASETS / "clickbait_sample.csv")
-    registry = Registry()
-    return [run_task(RunRequest("fewshot", data, "clickbait", params={
-        "text": "headline", "label": "clickbait", "method": "embeddings", "shots": shots}, register="headlines"),
-        registry).run_id for shots in (2, 24, 6)]
+    registry = Registry.open()
+    return [run_task("fewshot", data, "clickbait", params={
+        "text": "headline", "label": "clickbait", "method": "embeddings", "shots": shots}, register="headlines",
+            registry=registry).run_id for shots in (2, 24, 6)]
 
 
 def test_a_past_run_reopens_links_its_report_and_the_leaderboard_promotes(servers, three_runs, page: Page,
                                                                           tmp_path):
     url, reports = servers
     page.set_viewport_size({"width": 1280, "height": 720})
-    accuracies = {run_id: Registry().runs.get(run_id).outputs["metrics"]["accuracy"] for run_id in three_runs}
+    accuracies = {run_id: Registry.open().runs.get(run_id).outputs["metrics"]["accuracy"] for run_id in three_runs}
     best = max(accuracies, key=accuracies.get)
 
     page.goto(f"{url}/runs")
@@ -215,7 +215,7 @@ def test_a_past_run_reopens_links_its_report_and_the_leaderboard_promotes(server
     choose(page, "Run", f"run #{best}")
     page.get_by_role("button", name="Promote").click()
     expect(page.get_by_text("headlines@champion now points at version")).to_be_visible(timeout=60_000)
-    champion = Registry().models.get("headlines@champion")
+    champion = Registry.open().models.get("headlines@champion")
     assert champion.run_id == best
 
     page.goto(f"{url}/models?model={champion.ref}")
@@ -240,7 +240,7 @@ def test_hostile_names_and_bad_files_run_no_script_and_write_nowhere(servers, pa
     hostile = f"{XSS},b\n1,x\n2,y\n3,{XSS}\n".encode()
     upload.set_input_files({"name": f"../../../{XSS}.csv", "mimeType": "text/csv", "buffer": hostile})
     expect(page.get_by_text(re.compile(r"^Registered .+ as dataset "))).to_be_visible(timeout=60_000)
-    (record,) = Registry().datasets.list()
+    (record,) = Registry.open().datasets.list()
     assert record.source.startswith("upload:") and "/" not in record.source and XSS not in record.name
     page.get_by_text("Upload a file").click()
     idle(page)
@@ -250,12 +250,11 @@ def test_hostile_names_and_bad_files_run_no_script_and_write_nowhere(servers, pa
     expect(error).to_contain_text("line 2 has 3 fields but the header has 2", timeout=60_000)
     assert "Traceback" not in page.content()
 
-    registry = Registry()
-    run_id = run_task(RunRequest("describe", registry.datasets.load(record.ref), record.name, dataset=record,
-                                 source="dashboard"), registry).run_id
+    registry = Registry.open()
+    run_id = run_task("describe", record.ref, registry=registry).run_id
     noaa = pl.read_csv(DATASETS / "noaa_global_temperature.csv")
-    chart = run_task(RunRequest("chart", noaa, "noaa", params={"date": "Date", "value": "Anomaly", "units": XSS,
-                                                              "subject": XSS}), registry).run_id
+    chart = run_task("chart", noaa, "noaa", params={"date": "Date", "value": "Anomaly", "units": XSS,
+                                                              "subject": XSS}, registry=registry).run_id
     for address in (f"{url}/runs?run={run_id}", f"{url}/runs?run={chart}", f"{reports}/?run={chart}",
                     f"{reports}/?run={run_id}&audience=professional"):
         page.goto(address)

@@ -7,7 +7,7 @@ import pytest
 
 from workbench.errors import WorkbenchError
 from workbench.registry import Registry
-from workbench.runner import RunRequest, run_task
+from workbench.testing import run_task
 from workbench_uplift import allocation as alloc
 from workbench_uplift.evaluation import auuc, qini_auc_score, qini_coefficient, uplift_at_k, uplift_auc_score
 from workbench_uplift.synthetic import campaign
@@ -75,7 +75,9 @@ def synthetic():
 
 
 def params(**extra):
+    # The synthetic campaign assigns arms by a propensity that depends on x0-x2: observational, not randomised.
     base = {"treatment": "treatment", "outcome": "outcome", "costs": COSTS, "budget": 300.0, "id": "customer",
+            "assignment": "observational",
             "exclude": [f"true_{arm}" for arm in COSTS], "truth_columns": {arm: f"true_{arm}" for arm in COSTS}}
     return {**base, **extra}
 
@@ -86,8 +88,8 @@ def fitted(synthetic, tmp_path_factory):
     home = tmp_path_factory.mktemp("uplift-home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("WORKBENCH_HOME", str(home))
-        outcome = run_task(RunRequest("uplift", synthetic, "campaign", params=params(), register="campaign"),
-                           Registry())
+        outcome = run_task("uplift", synthetic, "campaign", params=params(), register="campaign",
+                           registry=Registry.open())
     return home, outcome
 
 
@@ -125,31 +127,31 @@ def test_ids_are_carried_into_the_assignments_and_the_effects(fitted, synthetic)
 def test_the_registered_model_is_refitted_on_all_rows(fitted, synthetic, monkeypatch):
     home, outcome = fitted
     monkeypatch.setenv("WORKBENCH_HOME", str(home))
-    applied = run_task(RunRequest("uplift", synthetic, "campaign", params={"budget": 300.0}, model="campaign"),
-                       Registry()).result
+    applied = run_task("uplift", synthetic, "campaign", params={"budget": 300.0}, model="campaign",
+                       registry=Registry.open()).result
     assert applied.tables["effects"].equals(outcome.result.tables["effects"])  # the run's effects: the final model
     assert "refitted on all 10,000 rows" in outcome.result.summary
-    split_only = run_task(RunRequest("uplift", synthetic, "campaign", params=params(refit=False)), Registry())
+    split_only = run_task("uplift", synthetic, "campaign", params=params(refit=False), registry=Registry.open())
     assert not split_only.result.tables["effects"].equals(outcome.result.tables["effects"])
 
 
 def test_apply_evaluates_labelled_rows_and_says_what_it_inherited(fitted, synthetic, monkeypatch):
     home, _ = fitted
     monkeypatch.setenv("WORKBENCH_HOME", str(home))
-    labelled = run_task(RunRequest("uplift", synthetic.head(3000), "campaign-test", model="campaign"), Registry())
+    labelled = run_task("uplift", synthetic.head(3000), "campaign-test", model="campaign", registry=Registry.open())
     metrics = labelled.result.metrics
     assert {"policy_value", "gain_vs_random", "discount_qini", "offer_uplift_at_30"} <= set(metrics)
     assert "Inherited from model campaign@1" in labelled.result.summary and "budget=300.0" in labelled.result.summary
-    own = run_task(RunRequest("uplift", synthetic.drop("outcome", "treatment").head(500), "new", model="campaign",
-                              params={"budget": 20.0}), Registry()).result
+    own = run_task("uplift", synthetic.drop("outcome", "treatment").head(500), "new", model="campaign",
+                              params={"budget": 20.0}, registry=Registry.open()).result
     assert own.metrics["cost"] <= 20 + 1e-9 and "policy_value" not in own.metrics  # nothing to evaluate against
     assert "budget" not in own.summary.split("Inherited")[-1] if "Inherited" in own.summary else True
 
 
 def test_costs_are_optional_without_a_budget_and_ids_are_left_out_by_default(home, synthetic):
     data = synthetic.head(2000).select("customer", *[f"x{i}" for i in range(10)], "treatment", "outcome")
-    outcome = run_task(RunRequest("uplift", data, "campaign", params={"treatment": "treatment",
-                                                                        "outcome": "outcome"}), Registry())
+    outcome = run_task("uplift", data, "campaign", params={"treatment": "treatment",
+                                                                        "outcome": "outcome"}, registry=Registry.open())
     result = outcome.result
     assert "customer" not in result.summary.split("Effect modifiers")[1].split("\n")[0]
     assert "Left out of the effect modifiers as IDs" in result.summary and "assignments" not in result.tables
@@ -160,8 +162,8 @@ def test_categorical_modifiers_keep_the_intervals_valid(home):
     frame, _ = campaign(n_per_arm=600, seed=3)
     frame = frame.with_columns(segment=pl.when(pl.col("x1") < 0.33).then(pl.lit("low"))
                                .when(pl.col("x1") < 0.66).then(pl.lit("mid")).otherwise(pl.lit("high")))
-    outcome = run_task(RunRequest("uplift", frame, "campaign", params={
-        "treatment": "treatment", "outcome": "outcome", "features": ["segment", "x4", "x7"]}), Registry())
+    outcome = run_task("uplift", frame, "campaign", params={
+        "treatment": "treatment", "outcome": "outcome", "features": ["segment", "x4", "x7"]}, registry=Registry.open())
     assert outcome.result.metrics["intervals_valid"], outcome.result.summary
     assert "underdetermined" not in outcome.result.summary
 
@@ -212,15 +214,15 @@ def test_the_stored_effect_model_gives_econml_s_effects_and_intervals(kind, bina
 ])
 def test_bad_input(home, synthetic, change, extra, message):
     with pytest.raises(WorkbenchError, match=message):
-        run_task(RunRequest("uplift", change(synthetic.head(800)), "campaign", params=params(**extra)), Registry())
-    assert Registry().models.list() == [] and Registry().datasets.list() == []
+        run_task("uplift", change(synthetic.head(800)), "campaign", params=params(**extra), registry=Registry.open())
+    assert Registry.open().models.list() == [] and Registry.open().datasets.list() == []
 
 
 def test_causal_forest_gives_effects_with_intervals(home):
     frame, truth = campaign(n_per_arm=400, seed=2)
-    run = run_task(RunRequest("uplift", frame, "small", params={
+    run = run_task("uplift", frame, "small", params={
         "treatment": "treatment", "outcome": "outcome", "estimator": "causal_forest", "refit": False,
-        "features": [f"x{i}" for i in range(10)]}), Registry())
+        "features": [f"x{i}" for i in range(10)]}, registry=Registry.open())
     effects = run.result.tables["effects"]
     assert (effects["cate_offer_high"] > effects["cate_offer_low"]).all()
     assert np.corrcoef(effects["cate_offer"].to_numpy(), truth[:, 2])[0, 1] > 0.3

@@ -3,4 +3,4 @@
 Plugins import from `workbench.sdk`; the rest of the package is the host (see the README's architecture).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

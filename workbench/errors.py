@@ -32,8 +32,8 @@ class Cancelled(WorkbenchError):
     """The run was cancelled on request."""
 
 
-def first_line(error: BaseException) -> str:
-    """The first line of an error's message, or its type's name when the message is empty."""
+def first_line(error: BaseException | str) -> str:
+    """The first line of an error's message (or of a text), or its type's name when the message is empty."""
     lines = str(error).strip().splitlines()
     return lines[0] if lines else type(error).__name__
 
@@ -42,3 +42,7 @@ def one_line(error: BaseException) -> str:
     """`Type: first line of the message`, for records and messages that must fit on one line."""
     lines = str(error).strip().splitlines()
     return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
+class Forbidden(WorkbenchError):
+    """The user may not do this (another user's run or model); an admin may."""

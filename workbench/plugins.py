@@ -1,25 +1,35 @@
-"""The plugin manager: discovers plugins through the `workbench` entry-point group."""
+"""The plugin host: built-in default plugins and the `workbench` entry-point group, over one pluggy manager.
+
+Like llm's and datasette's, the built-in `describe` task is a default plugin registered by module; every other
+task (the built-in ones under `plugins/` included) comes through an entry point, exactly as a third party's
+does. One broken plugin never stops the others, a misspelled hook is refused (`check_pending`), and a plugin
+whose libraries are not installed is listed with the command that installs them.
+"""
 
 from __future__ import annotations
 
-import os
+import importlib
+import re
 import sys
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import Distribution, PackageNotFoundError, distribution, entry_points
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from workbench import hookspecs
-from workbench.errors import NotFound, one_line
+from workbench.errors import Invalid, NotFound, one_line
+from workbench.sdk import hookspecs
+from workbench.settings import setting
 
 if TYPE_CHECKING:
     import typer
 
-    from workbench._task import Result, RunContext, Task
+    from workbench.sdk.task import Result, RunContext, Task
 
 ENTRY_POINT_GROUP = "workbench"
+DEFAULT_PLUGINS = ("workbench.builtin.describe",)
+DISTRIBUTION = "dsworkbench"
 
 pm = pluggy.PluginManager("workbench")
 pm.add_hookspecs(hookspecs)
@@ -33,27 +43,30 @@ class PluginInfo:
     version: str | None
     hooks: list[str] = field(default_factory=list)
     error: str | None = None
+    needs: str | None = None  # the command that installs its missing libraries
+
+    @property
+    def status(self) -> str:
+        return self.error or (f"needs: {self.needs}" if self.needs else "ok")
 
 
 _infos: dict[str, PluginInfo] = {}
+_task_plugin: dict[str, str] = {}
 _loaded = False
 
 
-def _names_from_env(variable: str) -> set[str] | None:
-    value = os.environ.get(variable)
-    if value is None:
-        return None
-    return {name.strip() for name in value.split(",") if name.strip()}
-
-
 def load_plugins() -> None:
-    """Load every entry-point plugin once, honouring the allow- and block-list variables."""
+    """Load the default plugins and every entry-point plugin once, honouring the allow- and block-lists."""
     global _loaded
     if _loaded:
         return
     _loaded = True
-    allowed = _names_from_env("WORKBENCH_LOAD_PLUGINS")
-    blocked = _names_from_env("WORKBENCH_DISABLE_PLUGINS") or set()
+    allowed = setting("WORKBENCH_LOAD_PLUGINS")
+    blocked = set(setting("WORKBENCH_DISABLE_PLUGINS") or [])
+    for module_name in DEFAULT_PLUGINS:
+        name = module_name.rsplit(".", 1)[-1]
+        if name not in blocked and not pm.has_plugin(name):
+            register_plugin(importlib.import_module(module_name), name, _own_version())
     for entry_point in entry_points(group=ENTRY_POINT_GROUP):
         if (allowed is not None and entry_point.name not in allowed) or entry_point.name in blocked:
             continue
@@ -65,10 +78,41 @@ def load_plugins() -> None:
         except Exception as error:  # noqa: BLE001 - one broken plugin must not stop the others
             _report_broken(entry_point.name, version, error)
             continue
-        register_plugin(plugin, entry_point.name, version)
+        register_plugin(plugin, entry_point.name, version, missing_requirements(entry_point.dist, entry_point.name,
+                                                                                   plugin))
 
 
-def register_plugin(plugin: ModuleType | object, name: str, version: str | None = None) -> None:
+def _own_version() -> str:
+    from workbench import __version__
+
+    return __version__
+
+
+def missing_requirements(dist: Distribution | None, name: str, plugin: object) -> str | None:
+    """`pip install 'DIST[extra]'` when the plugin's distribution has an extra named after the plugin (or after its
+    package, `workbench_featsel` -> `featsel`) whose requirements are not all installed; else None."""
+    if dist is None or not dist.requires:
+        return None
+    package = getattr(plugin, "__name__", "").split(".")[0].removeprefix("workbench_")
+    extras = {name, package}
+    missing = []
+    for line in dist.requires:
+        requirement, _, marker = line.partition(";")
+        extra = re.search(r"extra\s*==\s*['\"]([^'\"]+)['\"]", marker)
+        if extra is None or extra.group(1) not in extras:
+            continue
+        wanted = re.split(r"[\s\[<>=!~;(]", requirement.strip(), maxsplit=1)[0]
+        try:
+            distribution(wanted)
+        except PackageNotFoundError:
+            missing.append((wanted, extra.group(1)))
+    if not missing:
+        return None
+    return f"pip install '{dist.metadata['Name']}[{missing[0][1]}]'"
+
+
+def register_plugin(plugin: ModuleType | object, name: str, version: str | None = None,
+                    needs: str | None = None) -> None:
     """Register a plugin object (usually a module); a misspelled hook or another hook API version is refused."""
     try:
         wanted = getattr(plugin, "WORKBENCH_HOOK_API", hookspecs.HOOK_API_VERSION)
@@ -83,7 +127,7 @@ def register_plugin(plugin: ModuleType | object, name: str, version: str | None 
         _report_broken(name, version, error)
         return
     hooks = sorted(caller.name for caller in pm.get_hookcallers(plugin) or [])
-    _infos[name] = PluginInfo(name, version, hooks)
+    _infos[name] = PluginInfo(name, version, hooks, needs=needs)
     _tasks_cache.clear()
 
 
@@ -115,27 +159,37 @@ def tasks() -> dict[str, Task[Any]]:
     load_plugins()
     if _tasks_cache:
         return _tasks_cache
+    for implementation in pm.hook.register_tasks.get_hookimpls():
+        def register(task: Task[Any], plugin: str = implementation.plugin_name) -> None:
+            if isinstance(task, type):
+                print(f"workbench: {task.__name__} was registered as a class and was skipped; "
+                      f"call register({task.__name__}()) with an instance", file=sys.stderr)
+                return
+            if task.name in _tasks_cache:
+                print(f"workbench: task {task.name!r} is registered twice; keeping the first", file=sys.stderr)
+                return
+            _tasks_cache[task.name] = task
+            _task_plugin[task.name] = plugin
 
-    def register(task: Task[Any]) -> None:
-        if isinstance(task, type):
-            print(f"workbench: {task.__name__} was registered as a class and was skipped; "
-                  f"call register({task.__name__}()) with an instance", file=sys.stderr)
-            return
-        if task.name in _tasks_cache:
-            print(f"workbench: task {task.name!r} is registered twice; keeping the first", file=sys.stderr)
-            return
-        _tasks_cache[task.name] = task
-
-    pm.hook.register_tasks(register=register)
+        implementation.function(register=register)
     return _tasks_cache
 
 
 def get_task(name: str) -> Task[Any]:
-    """The task called `name`, or an error that lists the known ones."""
+    """The task called `name`, or an error that lists the known ones (or says how to install what it needs)."""
     known = tasks()
     if name not in known:
         raise NotFound(f"unknown task {name!r}; known tasks: {', '.join(sorted(known)) or 'none'}")
+    info = _infos.get(_task_plugin.get(name, ""))
+    if info is not None and info.needs:
+        raise Invalid(f"task {name!r} needs libraries that are not installed: {info.needs}")
     return known[name]
+
+
+def plugin_of(task: str) -> PluginInfo | None:
+    """The plugin that registered `task` (its name and version go into run records and exports)."""
+    tasks()
+    return _infos.get(_task_plugin.get(task, ""))
 
 
 def register_commands(cli: typer.Typer) -> None:
@@ -145,15 +199,30 @@ def register_commands(cli: typer.Typer) -> None:
 
 
 def before_task_run(task: Task[Any], params: Any, ctx: RunContext) -> None:
-    """Every plugin's `before_task_run`."""
+    """Every plugin's `before_task_run`; one that raises stops the run (a plugin may veto a run)."""
     pm.hook.before_task_run(task=task, params=params, ctx=ctx)
 
 
 def after_task_run(task: Task[Any], params: Any, ctx: RunContext, result: Result) -> None:
-    """Every plugin's `after_task_run`."""
-    pm.hook.after_task_run(task=task, params=params, ctx=ctx, result=result)
+    """Every plugin's `after_task_run`; the run has succeeded, so one that raises is reported, not raised."""
+    _call_each("after_task_run", task=task, params=params, ctx=ctx, result=result)
 
 
 def on_task_error(task: Task[Any], params: Any, ctx: RunContext, error: BaseException) -> None:
-    """Every plugin's `on_task_error`."""
-    pm.hook.on_task_error(task=task, params=params, ctx=ctx, error=error)
+    """Every plugin's `on_task_error`; the run is already marked failed, so one that raises is reported only."""
+    _call_each("on_task_error", task=task, params=params, ctx=ctx, error=error)
+
+
+def after_alias_change(model: str, alias: str, version: int | None) -> None:
+    """Every plugin's `after_alias_change` (reported, not raised: the alias has moved)."""
+    _call_each("after_alias_change", model=model, alias=alias, version=version)
+
+
+def _call_each(hook: str, **arguments: Any) -> None:
+    """Call every implementation of `hook` on its own, so one plugin's failure neither stops nor hides another's."""
+    for implementation in getattr(pm.hook, hook).get_hookimpls():
+        try:
+            implementation.function(**{name: arguments[name] for name in implementation.argnames})
+        except Exception as error:  # noqa: BLE001 - reported: the run's outcome is already recorded
+            print(f"workbench: plugin {implementation.plugin_name!r} failed in {hook} ({one_line(error)})",
+                  file=sys.stderr)

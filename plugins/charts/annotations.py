@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from workbench.sdk import INK
 
@@ -26,7 +26,7 @@ def format_number(value: float, decimals: int, units: str = "", signed: bool = F
 
 
 def rule_with_label(at: Any, label: str, field: str, field_type: str = "O", color: str = INK,
-                    label_y: int = 0):
+                    label_y: int = 0) -> Any:
     """A vertical dashed rule at `at` on the x field, labelled `label_y` pixels from the plot's top."""
     import altair as alt
 
@@ -38,7 +38,7 @@ def rule_with_label(at: Any, label: str, field: str, field_type: str = "O", colo
     return rule + text
 
 
-def bar_labels(base, text_field: str, value_field: str, **mark: Any) -> list:
+def bar_labels(base: Any, text_field: str, value_field: str, **mark: Any) -> list:
     """Text layers that label each bar beyond its end: above positive bars, below negative ones."""
     layers = []
     for positive in (True, False):
@@ -49,7 +49,7 @@ def bar_labels(base, text_field: str, value_field: str, **mark: Any) -> list:
 
 
 def point_label(x: Any, y: float, label: str, x_field: str, y_field: str, x_type: str = "Q",
-                align: str = "left", dx: int = 6, dy: int = -8, color: str = INK):
+                align: Literal["left", "center", "right"] = "left", dx: int = 6, dy: int = -8, color: str = INK) -> Any:
     """A dot with a short text label beside it."""
     import altair as alt
 
@@ -59,7 +59,7 @@ def point_label(x: Any, y: float, label: str, x_field: str, y_field: str, x_type
         align=align, dx=dx, dy=dy, fontSize=12, color=color).encode(text="note:N")
 
 
-def _one_row(values: dict[str, Any]):
+def _one_row(values: dict[str, Any]) -> Any:
     import polars as pl
 
     return pl.DataFrame([values])
@@ -74,7 +74,7 @@ def title_lines(text: str | list[str], width: int, font_size: int) -> list[str]:
     return [line for part in parts for line in textwrap.wrap(part, per_line)]
 
 
-def wrapped_title(title: str, subtitle: str | list[str], width: int, audience: str):
+def wrapped_title(title: str, subtitle: str | list[str], width: int, audience: str) -> Any:
     """An Altair title whose heading and subtitle wrap inside the chart's width for this audience's type sizes."""
     import altair as alt
 

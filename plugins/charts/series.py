@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import polars as pl
@@ -49,9 +50,10 @@ def parse_dates(column: pl.Series) -> pl.Series:
         values = column.drop_nulls()
         frame = pl.DataFrame({"v": column})
         months = values % 100
-        if values.len() and values.min() >= 100_001 and values.max() <= 999_912 and months.is_between(1, 12).all():
+        low, high = cast(int, values.min()), cast(int, values.max())
+        if values.len() and low >= 100_001 and high <= 999_912 and months.is_between(1, 12).all():
             return frame.select(pl.date(pl.col("v") // 100, pl.col("v") % 100, 1).alias(name)).to_series()
-        if values.len() and values.min() >= 1 and values.max() <= 9999:
+        if values.len() and low >= 1 and high <= 9999:
             return frame.select(pl.date(pl.col("v"), 1, 1).alias(name)).to_series()
     if column.dtype == pl.String:
         for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y", "%Y-%m", "%Y%m", "%Y"):
@@ -98,7 +100,8 @@ def complete_periods(frame: pl.DataFrame, period: str, per_year: int) -> pl.Data
     return complete.with_columns(label.alias("label")).select("start", "label", "mean", "count")
 
 
-def change_point(years: np.ndarray, values: np.ndarray, max_breaks: int = 2, min_segment: int = 10):
+def change_point(years: np.ndarray, values: np.ndarray, max_breaks: int = 2,
+                 min_segment: int = 10) -> tuple[int | None, float]:
     """The last break of a continuous piecewise-linear fit with 0 to `max_breaks` breaks chosen by BIC.
 
     Returns (break year or None, slope per year after it).
@@ -107,7 +110,7 @@ def change_point(years: np.ndarray, values: np.ndarray, max_breaks: int = 2, min
     candidates = years[min_segment:n - min_segment]
     if len(candidates) > MAX_BREAK_CANDIDATES:
         candidates = candidates[:: int(np.ceil(len(candidates) / MAX_BREAK_CANDIDATES))]
-    best_bic, best = np.inf, ((), None)
+    best_bic, best = np.inf, ((), np.zeros(2))
     for count in range(max_breaks + 1):
         for breaks in itertools.combinations(candidates, count):
             if any(later - earlier < min_segment for earlier, later in itertools.pairwise(breaks)):
@@ -127,7 +130,7 @@ def facts(data: pl.DataFrame, date_column: str, value_column: str, period: str =
     frame = observations(data, date_column, value_column)
     per_year = observations_per_year(frame)
     yearly = complete_periods(frame, "year", per_year).select(pl.col("start").alias("year"), "mean")
-    span = frame["year"].max() - frame["year"].min() + 1
+    span = cast(int, frame["year"].max()) - cast(int, frame["year"].min()) + 1
     chosen = ("decade" if span >= 50 else "year") if period == "auto" else period
     periods = complete_periods(frame, chosen, per_year)
     if periods.height < 2:

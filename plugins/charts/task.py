@@ -36,6 +36,7 @@ class TailorChart(Task[ChartParams]):
     title = "Tailor a chart to its audience"
     summary = "Time-series charts for the public, professionals and decision-makers, annotated from the data."
     headline = ("rise", "last_mean", "change_year", "slope_per_decade")
+    year_metrics = frozenset({"change_year", "first_period", "last_period"})
 
     def check(self, data: pl.DataFrame, params: ChartParams, model: ModelRecord | None) -> None:
         from workbench_charts.series import observations

@@ -23,7 +23,7 @@ def check_inputs(data: pl.DataFrame, folder: Path) -> None:
 class Predictor:
     """The selection, its encoder and its model, loaded once; called on rows, it adds the prediction."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, trusted: frozenset[str]) -> None:
         from workbench.sdk import RobustOneHotEncoder, load_skops
 
         self.folder = folder
@@ -31,7 +31,7 @@ class Predictor:
         encoder_file = folder / "encoder.json"
         self.encoder = (RobustOneHotEncoder.from_dict(json.loads(encoder_file.read_text()))
                         if encoder_file.exists() else None)
-        self.model = load_skops(folder / "model.skops")
+        self.model = load_skops(folder / "model.skops", trusted)
         self.column = f"predicted_{self.selection['target']}"
 
     def __call__(self, data: pl.DataFrame) -> pl.DataFrame:
@@ -43,8 +43,8 @@ class Predictor:
         return data.with_columns(pl.Series(self.column, self.model.predict(X)))
 
 
-def predict(data: pl.DataFrame, folder: Path) -> Result:
-    predictor = Predictor(folder)
+def predict(data: pl.DataFrame, folder: Path, trusted: frozenset[str]) -> Result:
+    predictor = Predictor(folder, trusted)
     predictions = predictor(data)
     selection = predictor.selection
     summary = (f"Predicted `{selection['target']}` for {data.height:,} rows with the {len(selection['features'])} "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from sklearn.base import clone
 
@@ -9,7 +11,7 @@ from workbench_featsel.models import fit_on
 from workbench_featsel.problem import Problem
 
 
-def _top_features(problem: Problem, column_scores: np.ndarray, k: int, combine=np.max) -> list[bool]:
+def _top_features(problem: Problem, column_scores: np.ndarray, k: int, combine: Any=np.max) -> list[bool]:
     """The k features whose columns score highest (a one-hot group scores by `combine` of its columns)."""
     column_scores = np.nan_to_num(column_scores, nan=0.0)
     per_feature = np.array([combine(column_scores[group]) for group in problem.groups])
@@ -17,7 +19,7 @@ def _top_features(problem: Problem, column_scores: np.ndarray, k: int, combine=n
     return [index in chosen for index in range(len(problem.features))]
 
 
-def k_best(problem: Problem, model, k: int) -> tuple[list[bool], str]:
+def k_best(problem: Problem, model: Any, k: int) -> tuple[list[bool], str]:
     """SelectKBest's scores: chi2 for classification on non-negative data, else the F-test."""
     from sklearn.feature_selection import chi2, f_classif, f_regression
 
@@ -41,7 +43,7 @@ def mutual_information(problem: Problem, k: int, seed: int) -> list[bool]:
     return _top_features(problem, score(X, problem.y[problem.train], random_state=seed), k)
 
 
-def forward_sfs(problem: Problem, model, k: int) -> list[bool]:
+def forward_sfs(problem: Problem, model: Any, k: int) -> list[bool]:
     """scikit-learn's forward SequentialFeatureSelector on the encoded columns, with the shared folds."""
     from sklearn.feature_selection import SequentialFeatureSelector
 
@@ -56,7 +58,7 @@ def forward_sfs(problem: Problem, model, k: int) -> list[bool]:
     return [bool(chosen[group].any()) for group in problem.groups]
 
 
-def importance(problem: Problem, model, k: int) -> list[bool]:
+def importance(problem: Problem, model: Any, k: int) -> list[bool]:
     """Top k by the fitted model's importances (|coefficients| for linear models), summed over one-hot groups."""
     fitted = fit_on(model, problem, problem.train, np.arange(problem.X.shape[1]))
     final = fitted[-1] if hasattr(fitted, "steps") else fitted

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from sklearn.base import clone
@@ -10,7 +11,7 @@ from sklearn.base import clone
 from workbench_featsel.problem import Problem
 
 
-def make_model(name: str, kind: str, seed: int, n_jobs: int):
+def make_model(name: str, kind: str, seed: int, n_jobs: int) -> Any:
     """`random_forest`, `lightgbm`, or a scaled linear model (`logistic` / `linear`), all with default settings."""
     classify = kind == "classification"
     if name == "random_forest":
@@ -30,15 +31,15 @@ def make_model(name: str, kind: str, seed: int, n_jobs: int):
     return make_pipeline(SimpleImputer(strategy="median"), StandardScaler(), final)
 
 
-def fit_on(model, problem: Problem, rows: np.ndarray, columns: np.ndarray):
+def fit_on(model: Any, problem: Problem, rows: np.ndarray, columns: np.ndarray) -> Any:
     return clone(model).fit(problem.X[np.ix_(rows, columns)], problem.y[rows])
 
 
-def score_on(fitted, problem: Problem, rows: np.ndarray, columns: np.ndarray) -> float:
+def score_on(fitted: Any, problem: Problem, rows: np.ndarray, columns: np.ndarray) -> float:
     return float(problem.scorer(fitted, problem.X[np.ix_(rows, columns)], problem.y[rows]))
 
 
-def cross_validate(model, problem: Problem, columns: np.ndarray,
+def cross_validate(model: Any, problem: Problem, columns: np.ndarray,
                    after_fold: Callable[[int, float], None] | None = None) -> float:
     """Mean scorer value over the folds of the training split; `after_fold(i, running_mean)` may stop it."""
     scores = []
@@ -50,6 +51,6 @@ def cross_validate(model, problem: Problem, columns: np.ndarray,
     return float(np.mean(scores))
 
 
-def holdout_score(model, problem: Problem, columns: np.ndarray) -> float:
+def holdout_score(model: Any, problem: Problem, columns: np.ndarray) -> float:
     """Refit on the whole training split, score the held-out test split."""
     return score_on(fit_on(model, problem, problem.train, columns), problem, problem.test, columns)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -33,7 +34,7 @@ class Problem:
     folds: list[tuple[np.ndarray, np.ndarray]]  # indices into `train`
 
     @property
-    def scorer(self):
+    def scorer(self) -> Any:
         return get_scorer({**CLASSIFICATION_METRICS, **REGRESSION_METRICS}[self.metric])
 
     @property
@@ -123,7 +124,7 @@ def build_problem(data: pl.DataFrame, target: str, task_type: str, metric: str, 
     return Problem(X, y, features.columns, groups, kind, metric, dropped, encoder, train, test, fold_list)
 
 
-def _groups(encoder, columns: list[str]) -> list[np.ndarray]:
+def _groups(encoder: Any, columns: list[str]) -> list[np.ndarray]:
     """Each original column's positions among the encoder's output columns."""
     encoded = {column.name: column for column in encoder.encoded_}
     groups, position = [], 0

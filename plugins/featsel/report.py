@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import polars as pl
 
@@ -22,7 +24,7 @@ def trials_table(problem: Problem, found: SearchResult) -> pl.DataFrame:
                                       "cv_score": pl.Float64, "features": pl.String})
 
 
-def comparison_chart(comparison: pl.DataFrame, metric: str):
+def comparison_chart(comparison: pl.DataFrame, metric: str) -> Any:
     """CV and test score per method as dots (scores are close: no bars from zero), feature count beside."""
     comparison = comparison.with_columns((pl.col("method") + pl.when(pl.col("best") != "").then(pl.lit(" ★ best"))
                                           .otherwise(pl.lit(""))).alias("method"))
@@ -41,7 +43,7 @@ def comparison_chart(comparison: pl.DataFrame, metric: str):
         "Feature selection methods side by side", subtitle=f"Cross-validated (grey) and held-out (red) {metric}")))
 
 
-def history_chart(trials: pl.DataFrame, metric: str, lower_is_better: bool):
+def history_chart(trials: pl.DataFrame, metric: str, lower_is_better: bool) -> Any:
     """Every scored trial and the best CV score so far."""
     scored = trials.filter(pl.col("cv_score").is_not_null())
     best = (pl.col("cv_score").cum_min() if lower_is_better else pl.col("cv_score").cum_max()).alias("best")
@@ -54,7 +56,7 @@ def history_chart(trials: pl.DataFrame, metric: str, lower_is_better: bool):
         "Optuna search", subtitle="Each scored subset (grey) and the best so far (red)")))
 
 
-def pareto_chart(pareto: pl.DataFrame, trials: pl.DataFrame, metric: str):
+def pareto_chart(pareto: pl.DataFrame, trials: pl.DataFrame, metric: str) -> Any:
     y = alt.Y("cv_score:Q", title=f"CV {metric}", scale=alt.Scale(zero=False))
     base = alt.Chart(trials.filter(pl.col("cv_score").is_not_null())).mark_circle(color=MUTED, opacity=0.5).encode(
         x=alt.X("count:Q", title="Features used"), y=y)
@@ -73,7 +75,7 @@ def comparison_table(rows: list[dict], chosen: dict, lower_is_better: bool) -> p
     return table.with_columns(pl.int_range(1, table.height + 1).alias("rank"))
 
 
-def build_result(problem: Problem, found: SearchResult, rows: list[dict], chosen: dict, params,
+def build_result(problem: Problem, found: SearchResult, rows: list[dict], chosen: dict, params: Any,
                  artifact: ModelArtifact) -> Result:
     comparison = comparison_table(rows, chosen, problem.lower_is_better)
     trials = trials_table(problem, found)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from workbench_featsel.problem import Problem
 class SearchResult:
     """The study and what the search measured along the way."""
 
-    study: object
+    study: Any
     best_mask: tuple[bool, ...]
     best_cv: float  # scorer value (greater is better) of the chosen subset
     fits: int = 0  # models fitted, one per fold actually run
@@ -25,11 +26,11 @@ class SearchResult:
     history: list[tuple[float, float]] = field(default_factory=list)  # (seconds, best cv so far) per trial
 
 
-def open_storage(storage: str | None, study: str | None, ctx: RunContext):
-    """`journal:PATH` (safe for many processes on one machine), an Optuna/SQLAlchemy URL, or in memory.
+def open_storage(storage: str | None, study: str | None, ctx: RunContext) -> Any:
+    """`journal:PATH` (safe for many processes on one machine), a database URL the settings allow, or in memory.
 
     A study name with no storage keeps its journal in the task's state folder; a relative journal path lives
-    there too, so no parameter writes outside the workspace unless it names an absolute path.
+    there too, and an absolute one must lie inside the workspace.
     """
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -44,17 +45,11 @@ def open_storage(storage: str | None, study: str | None, ctx: RunContext):
         path = ctx.storage_path(storage.removeprefix("journal:"), "optuna")
         path.parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(JournalFileBackend(str(path)))
-    if storage.startswith("sqlite"):
-        raise WorkbenchError("SQLite storage locks up under concurrent workers; use storage=journal:PATH on one "
-                             "machine, or a PostgreSQL URL across machines")
-    if "://" not in storage:
-        raise WorkbenchError(f"storage {storage!r} is neither journal:PATH nor a database URL "
-                             "(postgresql+psycopg://user@host/db)")
     return storage
 
 
-def search(problem: Problem, model, *, trials: int, penalty: float, seed: int, pareto: bool,
-           storage=None, study_name: str | None = None, progress: ProgressReporter | None = None) -> SearchResult:
+def search(problem: Problem, model: Any, *, trials: int, penalty: float, seed: int, pareto: bool,
+           storage: Any=None, study_name: str | None = None, progress: ProgressReporter | None = None) -> SearchResult:
     """Search subsets with TPE (or NSGA-II over score and size); `trials` counts across all workers."""
     import optuna
 
@@ -80,7 +75,7 @@ def search(problem: Problem, model, *, trials: int, penalty: float, seed: int, p
             if trial.state in finished and "mask" in trial.user_attrs:
                 known.setdefault(tuple(trial.user_attrs["mask"]), trial.user_attrs.get("cv_score"))
 
-    def objective(trial):
+    def objective(trial: Any) -> Any:
         mask = tuple(trial.suggest_categorical(name, [True, False]) for name in names)
         count = sum(mask)
         trial.set_user_attr("mask", list(mask))
@@ -110,7 +105,7 @@ def search(problem: Problem, model, *, trials: int, penalty: float, seed: int, p
 
     stop = optuna.study.MaxTrialsCallback(trials, states=finished)
     with (progress or ProgressReporter()).bar("Optuna trials", total=trials) as bar:
-        def after_trial(study_, trial) -> None:
+        def after_trial(study_: Any, trial: Any) -> None:
             cv = trial.user_attrs.get("cv_score") if trial.state.name == "COMPLETE" else None
             best = result.history[-1][1] if result.history else -np.inf
             result.history.append((time.perf_counter() - started, best if cv is None else max(best, cv)))

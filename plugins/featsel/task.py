@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -18,6 +18,7 @@ from workbench.sdk import (
     WorkbenchError,
     advanced,
     column,
+    setting,
     validate_name,
 )
 
@@ -39,7 +40,7 @@ class FeatureSelectionParams(TaskParams):
         "auto", description="auto: weighted F1 for classification, RMSE for regression.")
     folds: int = advanced(5, ge=2, le=20, description="Cross-validation folds on the training split.")
     test_size: float = advanced(0.2, gt=0, lt=0.9, description="Held-out share (stratified when classifying).")
-    trials: int = Field(100, ge=1, description="Optuna trials (in total, across workers sharing a study).")
+    trials: int = Field(100, ge=1, le=100_000, description="Optuna trials (in total, across workers sharing a study).")
     penalty: float = advanced(1e-4, ge=0, description="Subtracted from the CV score per feature used.")
     sampler: Literal["tpe", "nsga2"] = advanced(
         "tpe", description="tpe: one objective; nsga2: the Pareto front of CV score against feature count.")
@@ -49,7 +50,8 @@ class FeatureSelectionParams(TaskParams):
     choose: Literal["best", "optuna", "kbest", "mutual_info", "forward_sfs", "importance", "all_features"] = Field(
         "best", description="Whose subset is registered: the best cross-validated method, or the one named.")
     storage: str | None = advanced(
-        None, description="Shared study storage: journal:PATH (one machine) or postgresql://... (many).")
+        None, description="Shared study storage: journal:PATH (a file in the workspace; one machine) or a database "
+        "URL listed in WORKBENCH_OPTUNA_STORAGES (many machines).")
     study: str | None = advanced(None, description="Study name; workers with the same name share the trials.")
     n_jobs: int = advanced(1, description="Cores per model fit (-1: all); on small data, run workers instead.")
 
@@ -62,10 +64,22 @@ class FeatureSelectionParams(TaskParams):
     @field_validator("storage")
     @classmethod
     def _storage_inside(cls, storage: str | None) -> str | None:
-        path = (storage or "").removeprefix("journal:")
-        if storage and storage.startswith("journal:") and ".." in PurePath(path).parts:
-            raise WorkbenchError(f"storage {storage!r} climbs out of the workspace with '..'; use a path inside it, "
-                                 "or an absolute path")
+        """A journal inside the workspace, or a database the settings name: a parameter never writes elsewhere."""
+        if storage is None:
+            return None
+        if storage.startswith("journal:"):
+            if ".." in PurePath(storage.removeprefix("journal:")).parts:
+                raise WorkbenchError(f"storage {storage!r} climbs out of the workspace with '..'; use a path "
+                                     "inside it (relative paths live in the task's state folder)")
+            return storage
+        allowed = setting("WORKBENCH_OPTUNA_STORAGES") or []
+        if storage.startswith("sqlite"):
+            raise WorkbenchError("SQLite storage locks up under concurrent workers; use storage=journal:PATH on one "
+                                 "machine, or a PostgreSQL URL (listed in WORKBENCH_OPTUNA_STORAGES) across machines")
+        if storage not in allowed:
+            raise WorkbenchError(f"storage {storage[:60]!r} is not a journal in the workspace nor a database listed "
+                                 "in WORKBENCH_OPTUNA_STORAGES; use storage=journal:NAME.journal, or ask the admin to "
+                                 "list the database")
         return storage
 
 
@@ -74,13 +88,23 @@ class FeatureSelection(Task[FeatureSelectionParams]):
     title = "Feature selection with Optuna"
     summary = "Search feature subsets with Optuna (TPE or NSGA-II) beside SelectKBest, forward SFS and importance."
     applies_models = True
+    headline = ("chosen_cv", "chosen_test", "chosen_count", "chosen_method")
     batch_table = "predictions"
+    metric_words = {"kbest": "k-best", "sfs": "SFS"}
+    trusted_types = frozenset({"sklearn.tree._tree.Tree", "lightgbm.basic.Booster",
+                               "lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor"})
+
+    def ranking(self, metrics: dict[str, Any]) -> tuple[str, bool] | None:
+        """Runs rank by the chosen subset's CV score, lower first for an error metric."""
+        if "chosen_cv" not in metrics:
+            return super().ranking(metrics)
+        return "chosen_cv", metrics.get("metric") in ("rmse", "mae")
 
     def batch_scorer(self, params: FeatureSelectionParams, model: ModelRecord,
                      device: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
         from workbench_featsel.apply import Predictor
 
-        return Predictor(model.path)
+        return Predictor(model.path, self.trusted_types)
 
     def check(self, data: pl.DataFrame, params: FeatureSelectionParams, model: ModelRecord | None) -> None:
         if model is not None:
@@ -99,7 +123,7 @@ class FeatureSelection(Task[FeatureSelectionParams]):
         if ctx.model is not None:
             from workbench_featsel.apply import predict
 
-            return predict(data, ctx.model.path)
+            return predict(data, ctx.model.path, self.trusted_types)
         from workbench_featsel.models import cross_validate, holdout_score, make_model
         from workbench_featsel.problem import build_problem
         from workbench_featsel.report import build_result
@@ -127,11 +151,11 @@ class FeatureSelection(Task[FeatureSelectionParams]):
         return build_result(problem, found, rows, chosen, params, artifact)
 
 
-def _classic_methods(k: int, seed: int):
+def _classic_methods(k: int, seed: int) -> Any:
     """(key, selector) pairs; each selector returns the feature mask and the method's label."""
     from workbench_featsel.classic import forward_sfs, importance, k_best, mutual_information
 
-    def kbest(problem, model):
+    def kbest(problem: Any, model: Any) -> Any:
         mask, function = k_best(problem, model, k)
         return mask, f"kbest_{function}_top{k}"
 
@@ -144,7 +168,7 @@ def _classic_methods(k: int, seed: int):
     ]
 
 
-def _row(key: str, method: str, problem, mask, cv: float, test: float, seconds: float) -> dict:
+def _row(key: str, method: str, problem: Any, mask: Any, cv: float, test: float, seconds: float) -> dict:
     chosen = [name for name, keep in zip(problem.features, mask, strict=True) if keep]
     return {"key": key, "method": method, "features": ", ".join(chosen), "count": len(chosen),
             "cv_score": problem.shown(cv), "test_score": problem.shown(test), "seconds": seconds, "mask": list(mask)}
@@ -157,7 +181,7 @@ def _chosen(rows: list[dict], choose: str, lower_is_better: bool) -> dict:
     return min(rows, key=lambda row: ((row["cv_score"] if lower_is_better else -row["cv_score"]), row["count"]))
 
 
-def _save(ctx: RunContext, problem, model, mask, target: str) -> ModelArtifact:
+def _save(ctx: RunContext, problem: Any, model: Any, mask: Any, target: str) -> ModelArtifact:
     """The chosen features and the model refitted on the whole training split (skops, no pickle)."""
     from workbench.sdk import save_skops
     from workbench_featsel.models import fit_on

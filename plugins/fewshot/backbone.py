@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from workbench.sdk import ProgressReporter, WorkbenchError, first_line
+from workbench.sdk import ProgressReporter, WorkbenchError, checked_model, first_line
 
 if TYPE_CHECKING:
     from workbench.sdk import RunContext
@@ -27,20 +27,16 @@ def offline_backbone() -> Path:
 
 
 def resolve_backbone(reference: str | None) -> str:
-    """A local folder (checked) or a hub id, as a string sentence-transformers can load."""
+    """The backbone's local folder, checked like a registered artifact (no pickle, no link): the shipped one, a
+    folder, or a hub id found in the local cache."""
     if reference is None:
-        return str(offline_backbone())
-    path = Path(reference).expanduser()
-    if path.exists():
-        if not path.is_dir():
-            raise WorkbenchError(f"backbone {reference!r} is a file; pass the model's folder")
-        return str(path.resolve())
-    if reference.startswith(("/", ".", "~")) or reference.count("/") > 1:
-        raise WorkbenchError(f"backbone folder {reference!r} does not exist; pass an existing folder or a hub id")
-    return reference
+        return str(checked_model(str(offline_backbone()), "the shipped backbone"))
+    if Path(reference).expanduser().is_file():
+        raise WorkbenchError(f"backbone {reference!r} is a file; pass the model's folder")
+    return str(checked_model(reference, "backbone"))
 
 
-def load_sentence_model(reference: str, max_length: int | None, device: str):
+def load_sentence_model(reference: str, max_length: int | None, device: str) -> Any:
     """Load a SentenceTransformer, turning a missing model into a one-line error."""
     from sentence_transformers import SentenceTransformer
 
@@ -50,16 +46,11 @@ def load_sentence_model(reference: str, max_length: int | None, device: str):
     try:
         model = SentenceTransformer(reference, device=device)
     except (OSError, ValueError) as error:
-        raise load_failure(reference, error) from None
+        raise WorkbenchError(f"cannot load backbone {reference!r} ({first_line(error)}); pass a local folder with "
+                             "a sentence-transformers model") from None
     if max_length:
         model.max_seq_length = max_length
     return model
-
-
-def load_failure(reference: str, error: BaseException) -> WorkbenchError:
-    """The one-line error for a backbone that cannot be loaded."""
-    return WorkbenchError(f"cannot load backbone {reference!r} ({first_line(error)}); pass a local folder "
-                          "with a sentence-transformers model, or a hub id reachable from here")
 
 
 def model_key(reference: str, max_length: int | None) -> str:
@@ -72,7 +63,7 @@ def model_key(reference: str, max_length: int | None) -> str:
     return f"{reference}|{stamp}|max_length={max_length}"
 
 
-def embedding_cache(ctx: RunContext, key: str | None, enabled: bool = True):
+def embedding_cache(ctx: RunContext, key: str | None, enabled: bool = True) -> Any:
     """The run's cache of this backbone's vectors (by text), or None when caching is off or the model is unkeyed."""
     return ctx.cache(f"embeddings:{key}") if enabled and key else None
 
@@ -80,7 +71,7 @@ def embedding_cache(ctx: RunContext, key: str | None, enabled: bool = True):
 class Embedder:
     """Encodes texts in chunks with a progress bar, reading and filling the cache when one is given."""
 
-    def __init__(self, model, cache=None, batch_size: int = 32) -> None:
+    def __init__(self, model: Any, cache: Any=None, batch_size: int = 32) -> None:
         self.model, self.cache, self.batch_size = model, cache, batch_size
         self.encoded = 0
         self.cached = 0
@@ -105,5 +96,5 @@ class Embedder:
                         self.cache.put([(text, vector.tobytes()) for text, vector in zip(chunk, encoded,
                                                                                          strict=True)])
                     bar.advance(len(positions))
-        return np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+        return np.stack(cast(list[np.ndarray], vectors)) if vectors else np.zeros((0, 0), dtype=np.float32)
 

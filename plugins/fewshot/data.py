@@ -27,6 +27,12 @@ def labels_of(data: pl.DataFrame, column: str) -> list[str]:
 def check_classes(labels: list[str], column: str) -> list[str]:
     """The sorted classes; one class only is refused."""
     classes = sorted(set(labels))
+    stripped: dict[str, str] = {}
+    for label in classes:
+        twin = stripped.setdefault(label.strip(), label)
+        if twin != label:
+            raise WorkbenchError(f"labels {twin!r} and {label!r} in {column!r} differ only in spaces, so they would "
+                                 "be two classes; trim the label column")
     if len(classes) < 2:
         found = f"one class ({classes[0]!r})" if classes else "no rows"
         raise WorkbenchError(f"label column {column!r} has {found}; a classifier needs at least two classes")

@@ -28,6 +28,7 @@ class FewShotClassifier:
     def predict_proba(self, texts: list[str], progress: ProgressReporter) -> np.ndarray:
         vectors = self.embedder.encode(texts, progress)
         if self.method == "zeroshot":
+            assert self.label_vectors is not None
             return cosine_softmax(vectors, self.label_vectors)
         return self.head.predict_proba(vectors)
 
@@ -42,7 +43,7 @@ def cosine_softmax(vectors: np.ndarray, label_vectors: np.ndarray) -> np.ndarray
     return weights / weights.sum(axis=1, keepdims=True)
 
 
-def fit_logistic_head(vectors: np.ndarray, label_ids: np.ndarray, seed: int):
+def fit_logistic_head(vectors: np.ndarray, label_ids: np.ndarray, seed: int) -> Any:
     """The same head SetFit puts on its body: scikit-learn's logistic regression."""
     from sklearn.linear_model import LogisticRegression
 
@@ -50,22 +51,23 @@ def fit_logistic_head(vectors: np.ndarray, label_ids: np.ndarray, seed: int):
 
 
 def train_setfit(reference: str, texts: list[str], label_ids: np.ndarray, settings: dict[str, Any],
-                 scratch_dir: Path, progress: ProgressReporter, device: str):
-    """Contrastive fine-tuning on pairs from the examples, then SetFit's logistic-regression head."""
-    from datasets import Dataset
+                 scratch_dir: Path, progress: ProgressReporter, device: str) -> Any:
+    """Contrastive fine-tuning on pairs from the examples, then SetFit's logistic-regression head.
+
+    The model is put together here from a sentence-transformers body and a fresh head, never with SetFit's
+    `from_pretrained`, which would unpickle a `model_head.pkl` found in the folder.
+    """
+    from datasets import Dataset  # type: ignore[attr-defined]
     from setfit import SetFitModel, Trainer, TrainingArguments
+    from sklearn.linear_model import LogisticRegression
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from workbench.sdk import quiet_huggingface
-    from workbench_fewshot.backbone import load_failure
+    from workbench_fewshot.backbone import load_sentence_model
 
+    body = load_sentence_model(reference, settings["max_length"], device)
     quiet_huggingface()
-    try:
-        model = SetFitModel.from_pretrained(reference, device=device)
-    except (OSError, ValueError) as error:
-        raise load_failure(reference, error) from None
-    if settings["max_length"]:
-        model.model_body.max_seq_length = settings["max_length"]
+    model = SetFitModel(model_body=body, model_head=LogisticRegression())
     args = TrainingArguments(
         batch_size=settings["batch_size"], num_epochs=settings["epochs"], num_iterations=settings["iterations"],
         seed=settings["seed"], max_length=settings["max_length"], output_dir=str(scratch_dir / "setfit-checkpoints"),
@@ -79,7 +81,7 @@ def train_setfit(reference: str, texts: list[str], label_ids: np.ndarray, settin
     return model
 
 
-def _progress_callback(progress: ProgressReporter):
+def _progress_callback(progress: ProgressReporter) -> Any:
     """A transformers callback that drives a workbench progress bar, one step per optimiser step."""
     from contextlib import ExitStack
 
@@ -88,15 +90,15 @@ def _progress_callback(progress: ProgressReporter):
     class ProgressCallback(TrainerCallback):
         def __init__(self) -> None:
             self.stack = ExitStack()
-            self.bar = None
+            self.bar: Any = None
 
-        def on_train_begin(self, args, state, control, **kwargs):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
             self.bar = self.stack.enter_context(progress.bar("SetFit pairs", total=state.max_steps))
 
-        def on_step_end(self, args, state, control, **kwargs):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
             self.bar.advance()
 
-        def on_train_end(self, args, state, control, **kwargs):
+        def on_train_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
             self.stack.close()
 
     return ProgressCallback()

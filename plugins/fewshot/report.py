@@ -3,7 +3,7 @@ a confusion matrix, and the spread over seeds."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -54,12 +54,12 @@ def seed_table(per_seed: list[dict[str, Any]]) -> tuple[pl.DataFrame, dict[str, 
     summary: dict[str, float] = {}
     for name in ("accuracy", "macro_f1", "log_loss", "roc_auc"):
         if name in table.columns:
-            summary[f"{name}_mean"] = float(table[name].mean())
-            summary[f"{name}_sd"] = float(table[name].std()) if table.height > 1 else 0.0
+            summary[f"{name}_mean"] = cast(float, table[name].mean())
+            summary[f"{name}_sd"] = cast(float, table[name].std()) if table.height > 1 else 0.0
     return table, summary
 
 
-def confusion_chart(confusion: pl.DataFrame, title: str):
+def confusion_chart(confusion: pl.DataFrame, title: str) -> Any:
     """Heatmap of the share of each gold label predicted as each label, with the counts written in."""
     import altair as alt
 

@@ -21,13 +21,13 @@ BODY_FOLDER = "body"
 HEAD_FILE = "head.safetensors"
 
 
-def head_arrays(head) -> dict[str, np.ndarray]:
+def head_arrays(head: Any) -> dict[str, np.ndarray]:
     """A fitted scikit-learn LogisticRegression as plain arrays."""
     return {"coef": head.coef_.astype(np.float64), "intercept": head.intercept_.astype(np.float64),
             "classes": np.asarray(head.classes_, dtype=np.int64)}
 
 
-def head_from_arrays(arrays: dict[str, np.ndarray]):
+def head_from_arrays(arrays: dict[str, np.ndarray]) -> Any:
     """The LogisticRegression that `head_arrays` described, ready to predict."""
     from sklearn.linear_model import LogisticRegression
 
@@ -37,7 +37,7 @@ def head_from_arrays(arrays: dict[str, np.ndarray]):
     return head
 
 
-def save_classifier(classifier: FewShotClassifier, body, backbone: str | None, settings: dict[str, Any],
+def save_classifier(classifier: FewShotClassifier, body: Any, backbone: str | None, settings: dict[str, Any],
                     folder: Path) -> None:
     """A SetFit model's fine-tuned body (when there is one), the head's arrays, and the manifest."""
     manifest = {"method": classifier.method, "labels": classifier.labels, "backbone": backbone,
@@ -50,7 +50,7 @@ def save_classifier(classifier: FewShotClassifier, body, backbone: str | None, s
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
 
 
-def load_classifier(folder: Path, sha256: str, device: str, cache_for) -> FewShotClassifier:
+def load_classifier(folder: Path, sha256: str, device: str, cache_for: Any) -> FewShotClassifier:
     """Rebuild the classifier a verified model folder holds; `cache_for(key)` gives the embedding cache."""
     manifest = json.loads((folder / MANIFEST).read_text())
     method, max_length = manifest["method"], manifest["max_length"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
@@ -33,7 +33,7 @@ class FewShotParams(TaskParams):
     eval_data: str | None = Field(
         None, description="A labelled file (CSV, Parquet, JSON lines; the same text and label columns) evaluated "
         "after training, in the same run.")
-    seeds: list[int] | None = advanced(
+    seeds: list[Annotated[int, Field(ge=0, le=2**32 - 1)]] | None = advanced(
         None, description="Train and evaluate once per seed (e.g. 0,1,2,3,4): mean ± sd and each seed; the first "
         "seed's model is registered (default: the run's --seed only).")
     eval_rows: int = advanced(1000, ge=0, description="Held-out rows evaluated after training (0: none).")

@@ -34,7 +34,8 @@ def code_like(classes: list[str], descriptions: dict[str, str] | None) -> list[s
             and (label.isdigit() or (label.isupper() and len(label) <= 6) or len(label) <= 2)]
 
 
-def fit(texts: list[str], gold: list[str] | None, classes: list[str], params, ctx: RunContext, seed: int) -> Trained:
+def fit(texts: list[str], gold: list[str] | None, classes: list[str], params: Any, ctx: RunContext,
+        seed: int) -> Trained:
     """Sample the training rows with `seed` and fit the chosen method."""
     from workbench_fewshot.backbone import Embedder, embedding_cache, load_sentence_model, model_key, resolve_backbone
     from workbench_fewshot.data import sample_per_class
@@ -71,7 +72,7 @@ def fit(texts: list[str], gold: list[str] | None, classes: list[str], params, ct
     return Trained(classifier, None, rows, short, time.perf_counter() - started)
 
 
-def evaluation_set(data: pl.DataFrame, texts: list[str], gold: list[str] | None, rows: np.ndarray, params,
+def evaluation_set(data: pl.DataFrame, texts: list[str], gold: list[str] | None, rows: np.ndarray, params: Any,
                    seed: int) -> tuple[pl.DataFrame, list[str], list[str]] | None:
     """What to evaluate on: the `eval_data` file whole, or up to `eval_rows` rows not trained on."""
     from workbench_fewshot.data import labels_of
@@ -94,7 +95,7 @@ def evaluation_set(data: pl.DataFrame, texts: list[str], gold: list[str] | None,
     return frame, [texts[i] for i in rest], [gold[i] for i in rest]
 
 
-def train(data: pl.DataFrame, texts: list[str], params, ctx: RunContext) -> Result:
+def train(data: pl.DataFrame, texts: list[str], params: Any, ctx: RunContext) -> Result:
     """Fit once per seed, evaluate each, register the first seed's classifier."""
     from workbench_fewshot.data import check_classes, labels_of
     from workbench_fewshot.predict import predict, predictions_frame, speed
@@ -145,7 +146,7 @@ def train(data: pl.DataFrame, texts: list[str], params, ctx: RunContext) -> Resu
     return result
 
 
-def summary(kept: Trained, metrics: dict, params, seeds: list[int], classes: list[str]) -> str:
+def summary(kept: Trained, metrics: dict, params: Any, seeds: list[int], classes: list[str]) -> str:
     action = (f"Trained on {len(kept.rows):,} examples" if len(kept.rows) else "Built a zero-shot classifier")
     text = (f"{action} with **{METHOD_TITLES[params.method]}** ({len(classes)} classes: "
             f"{', '.join(classes[:10])}).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -107,14 +107,14 @@ class OneHot(Task[OneHotParams]):
         return [ReportSection("Drift", text, unseen)]
 
 
-def load_encoder(model: ModelRecord):
+def load_encoder(model: ModelRecord) -> Any:
     """The encoder a registered model holds (plain JSON)."""
     from workbench.sdk import RobustOneHotEncoder
 
     return RobustOneHotEncoder.from_dict(json.loads((model.path / ENCODER_FILE).read_text()))
 
 
-def suspicious_columns(encoder, rows: int) -> list[str]:
+def suspicious_columns(encoder: Any, rows: int) -> list[str]:
     """Encoded columns that look like an ID (nearly one level per row) or like another role (treatment, outcome)."""
     found = []
     for encoded in encoder.encoded_:
@@ -126,7 +126,7 @@ def suspicious_columns(encoder, rows: int) -> list[str]:
     return found
 
 
-def levels_table(encoder) -> pl.DataFrame:
+def levels_table(encoder: Any) -> pl.DataFrame:
     """One row per output indicator: input column, level and output column name (clean when asked)."""
     import polars as pl
 
@@ -141,7 +141,7 @@ def levels_table(encoder) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def summary_text(encoder, drift: pl.DataFrame, fitted: bool) -> str:
+def summary_text(encoder: Any, drift: pl.DataFrame, fitted: bool) -> str:
     verb = "Fitted an encoder on" if fitted else "Applied the registered encoder to"
     columns = ", ".join(f"`{c.name}`" for c in encoder.encoded_)
     outputs = len(encoder.get_feature_names_out())
@@ -161,7 +161,7 @@ def plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
-def drift_chart(drift: pl.DataFrame):
+def drift_chart(drift: pl.DataFrame) -> Any:
     """Share of rows carrying each unseen level."""
     import altair as alt
 

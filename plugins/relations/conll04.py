@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -17,7 +18,7 @@ def convert(path: Path) -> pl.DataFrame:
         documents = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise WorkbenchError(f"cannot read CoNLL04 JSON {path}: {error}") from None
-    rows = []
+    rows: list[dict[str, Any]] = []
     for document in documents:
         tokens = document["tokens"]
         entities = [" ".join(tokens[e["start"]:e["end"]]) for e in document["entities"]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from workbench.sdk import ProgressReporter, WorkbenchError
 from workbench_relations.language_model import LoadedModel
@@ -43,7 +44,7 @@ class Decoding:
     temperature: float | None = None
     repetition_penalty: float | None = None
 
-    def generate_kwargs(self, tokenizer) -> dict:
+    def generate_kwargs(self, tokenizer: Any) -> dict:
         kwargs = {"max_new_tokens": self.max_new_tokens, "num_beams": self.num_beams,
                   "pad_token_id": tokenizer.pad_token_id, "do_sample": bool(self.temperature),
                   "stop_strings": STOP_STRINGS, "tokenizer": tokenizer}
@@ -62,7 +63,8 @@ class Generations:
     batch_size: int
 
 
-def adaptive_batch_size(config, device: str, tokens: int, num_beams: int = 1, free_bytes: int | None = None) -> int:
+def adaptive_batch_size(config: Any, device: str, tokens: int, num_beams: int = 1,
+                        free_bytes: int | None = None) -> int:
     """Sentences per `generate` call: 32 on CPU; on CUDA the most whose KV cache, prefill activations and logits
     for `tokens` tokens fit in half the free memory, at most 256."""
     if device != "cuda":
@@ -84,7 +86,7 @@ def adaptive_batch_size(config, device: str, tokens: int, num_beams: int = 1, fr
     return max(1, min(MAX_CUDA_BATCH_SIZE, fits // 8 * 8 or fits))
 
 
-def chat_prompt(tokenizer, system: str, text: str, answer: str | None = None,
+def chat_prompt(tokenizer: Any, system: str, text: str, answer: str | None = None,
                 examples: list[Example] | None = None) -> str:
     """The conversation as the model's chat template writes it (ready for the answer when `answer` is None);
     each worked example is an earlier user turn and its answer."""

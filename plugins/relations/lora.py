@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from workbench.sdk import ProgressReporter, WorkbenchError
 from workbench_relations.generation import chat_prompt
@@ -25,7 +26,7 @@ class LoraSettings:
     seed: int = 0
 
 
-def encode_example(tokenizer, system: str, text: str, answer: str, max_length: int) -> dict[str, list[int]]:
+def encode_example(tokenizer: Any, system: str, text: str, answer: str, max_length: int) -> dict[str, list[int]]:
     """Token ids of the whole conversation; labels hide everything before the assistant's answer."""
     prompt = tokenizer(chat_prompt(tokenizer, system, text), add_special_tokens=False)["input_ids"]
     full = tokenizer(chat_prompt(tokenizer, system, text, answer), add_special_tokens=False)["input_ids"]
@@ -37,7 +38,7 @@ def encode_example(tokenizer, system: str, text: str, answer: str, max_length: i
 
 
 def train(loaded: LoadedModel, system: str, texts: list[str], answers: list[str], settings: LoraSettings,
-          progress: ProgressReporter, quantized: bool = False):
+          progress: ProgressReporter, quantized: bool = False) -> Any:
     """Wrap the model with LoRA adapters on every linear layer and train them; returns (model, losses per step)."""
     import torch
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training

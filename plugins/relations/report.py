@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 from workbench.sdk import ModelArtifact, Result
@@ -63,7 +65,7 @@ def unparsed_share(parsed: list[Parsed]) -> float:
     return round(sum(len(p.unparsed) for p in parsed) / lines, 4) if lines else 0.0
 
 
-def f1_chart(per_relation: pl.DataFrame):
+def f1_chart(per_relation: pl.DataFrame) -> Any:
     """Strict and lenient F1 per relation, side by side."""
     import altair as alt
 
@@ -80,7 +82,7 @@ def f1_chart(per_relation: pl.DataFrame):
 
 
 def training_result(before: Result | None, after: Result | None, losses: list[float], train_examples: int,
-                    settings: LoraSettings, folder, quantized: bool) -> Result:
+                    settings: LoraSettings, folder: Any, quantized: bool) -> Result:
     """Loss curve, scores before and after on the held-out rows, and the adapter to register."""
     import altair as alt
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import polars as pl
 
@@ -29,7 +30,7 @@ def lenient_match(predicted: Triple, gold: Triple) -> bool:
 def count_matches(predicted: list[list[Triple]], gold: list[list[Triple]],
                   match: Callable[[Triple, Triple], bool]) -> dict[str, Counter]:
     """True positives, predictions and gold triples per relation label (each gold triple matched once)."""
-    counts = {"tp": Counter(), "predicted": Counter(), "gold": Counter()}
+    counts: dict[str, Counter] = {"tp": Counter(), "predicted": Counter(), "gold": Counter()}
     for row_predicted, row_gold in zip(predicted, gold, strict=True):
         unmatched = list(row_gold)
         for triple in row_predicted:
@@ -53,7 +54,7 @@ def prf(tp: int, predicted: int, gold: int) -> tuple[float, float, float]:
 def evaluate(predicted: list[list[Triple]], gold: list[list[Triple]]) -> tuple[dict[str, float], pl.DataFrame]:
     """Micro metrics (strict, and lenient beside them) and a per-relation table."""
     metrics: dict[str, float] = {}
-    rows = {}
+    rows: dict[str, dict[str, Any]] = {}
     for name, match in (("strict", strict_match), ("lenient", lenient_match)):
         counts = count_matches(predicted, gold, match)
         p, r, f = prf(sum(counts["tp"].values()), sum(counts["predicted"].values()), sum(counts["gold"].values()))

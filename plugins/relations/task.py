@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -71,10 +71,10 @@ class RelationsParams(TaskParams):
     @model_validator(mode="after")
     def _allowed_key(self) -> RelationsParams:
         """The key variable is checked when there is a teacher to send it to."""
-        from workbench_relations.teacher import allowed_key_variable
+        from workbench_relations.teacher import key_for
 
         if self.teacher_url is not None:
-            allowed_key_variable(self.teacher_key_env)
+            key_for(self.teacher_url, self.teacher_key_env)
         return self
 
 
@@ -84,6 +84,7 @@ class Relations(Task[RelationsParams]):
     summary = "Extract head|relation|tail triples with an LLM; evaluate, label with a teacher, distil with LoRA."
     headline = ("strict_f1", "lenient_f1", "strict_f1_after", "unparsed_share", "triples", "sentences_per_second")
     batch_table = "sentences"
+    metric_words = {"lora": "LoRA"}
     gpu_batches = True
     applies_models = True
 
@@ -162,7 +163,7 @@ class Relations(Task[RelationsParams]):
         return [ReportSection("Relation extraction quality", text, table)]
 
 
-def _gold(data: pl.DataFrame, params: RelationsParams):
+def _gold(data: pl.DataFrame, params: RelationsParams) -> Any:
     from workbench_relations.triples import parse_gold
 
     if params.gold is None or params.gold not in data.columns:
@@ -170,7 +171,7 @@ def _gold(data: pl.DataFrame, params: RelationsParams):
     return [parse_gold(value) for value in data[params.gold].cast(str).to_list()]
 
 
-def _examples(texts, gold, params: RelationsParams, seed: int):
+def _examples(texts: Any, gold: Any, params: RelationsParams, seed: int) -> Any:
     """Worked examples for the prompt, and the input rows they were taken from."""
     from workbench_relations.examples import examples_from_file, examples_from_rows
 
@@ -181,15 +182,15 @@ def _examples(texts, gold, params: RelationsParams, seed: int):
     return [], set()
 
 
-def _decoding(params: RelationsParams):
+def _decoding(params: RelationsParams) -> Any:
     from workbench_relations.generation import Decoding
 
     return Decoding(params.max_new_tokens, params.batch_size, params.num_beams, params.temperature,
                     params.repetition_penalty)
 
 
-def _extract(loaded: LoadedModel, texts, gold, params: RelationsParams, ctx: RunContext,
-             data: pl.DataFrame | None = None, examples=None) -> Result:
+def _extract(loaded: LoadedModel, texts: Any, gold: Any, params: RelationsParams, ctx: RunContext,
+             data: pl.DataFrame | None = None, examples: Any=None) -> Result:
     from workbench_relations.generation import generate, system_prompt
     from workbench_relations.report import extraction_result
 
@@ -222,7 +223,7 @@ class Extractor:
         return sentences_frame(batch, [parse_output(answer, self.params.labels) for answer in generations.texts])
 
 
-def _teach(data: pl.DataFrame, texts, params: RelationsParams, ctx: RunContext) -> Result:
+def _teach(data: pl.DataFrame, texts: Any, params: RelationsParams, ctx: RunContext) -> Result:
     import polars as pl
 
     from workbench_relations.generation import system_prompt
@@ -246,7 +247,7 @@ def _teach(data: pl.DataFrame, texts, params: RelationsParams, ctx: RunContext) 
     return Result(tables={"labelled": labelled}, metrics=metrics, summary=summary)
 
 
-def _train(data: pl.DataFrame, texts, params: RelationsParams, ctx: RunContext) -> Result:
+def _train(data: pl.DataFrame, texts: Any, params: RelationsParams, ctx: RunContext) -> Result:
     import numpy as np
 
     from workbench_relations.generation import system_prompt

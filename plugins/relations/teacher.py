@@ -8,11 +8,15 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
 
-from workbench.sdk import ProgressReporter, WorkbenchError, first_line
+from workbench.sdk import ProgressReporter, WorkbenchError, first_line, setting
 
 DEFAULT_KEY_VARIABLE = "WORKBENCH_TEACHER_API_KEY"
 ALLOWED_KEY_VARIABLES = "WORKBENCH_TEACHER_KEY_VARIABLES"
+KEY_HOSTS = "WORKBENCH_TEACHER_HOSTS"
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 def allowed_key_variable(name: str) -> str:
@@ -20,8 +24,7 @@ def allowed_key_variable(name: str) -> str:
 
     Any other variable (a cloud credential, say) is never read, so a shared parameter file cannot send it away.
     """
-    allowed = {DEFAULT_KEY_VARIABLE} | {item.strip() for item in os.environ.get(ALLOWED_KEY_VARIABLES, "").split(",")
-                                        if item.strip()}
+    allowed = {DEFAULT_KEY_VARIABLE} | set(setting(ALLOWED_KEY_VARIABLES) or [])
     if name not in allowed:
         raise WorkbenchError(f"teacher_key_env {name!r} is not an allowed key variable; put the key in "
                              f"{DEFAULT_KEY_VARIABLE}, or list {name} in {ALLOWED_KEY_VARIABLES}")
@@ -30,12 +33,27 @@ def allowed_key_variable(name: str) -> str:
 
 def check_url(url: str) -> str:
     """Only http and https teachers: no file:// or other schemes."""
-    from urllib.parse import urlparse
-
     parts = urlparse(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise WorkbenchError(f"teacher_url {url!r} is not an http(s) URL; pass e.g. http://127.0.0.1:11434/v1")
     return url
+
+
+def key_for(url: str, variable: str) -> str:
+    """The key to send to the teacher at `url`: the allowed variable's value, if that host is one the key is bound to
+    (WORKBENCH_TEACHER_HOSTS, host or host:port; only this machine when unset). A key set for another host is
+    refused before any request leaves; with no key set, none is sent ("none")."""
+    key = os.environ.get(allowed_key_variable(variable))
+    if not key:
+        return "none"
+    parts = urlparse(url)
+    host = (parts.hostname or "").lower()
+    bound = [item.lower() for item in setting(KEY_HOSTS) or []]
+    if host in (bound or LOOPBACK) or f"{host}:{parts.port}" in bound:
+        return key
+    allowed = ", ".join(bound) if bound else "this machine only (WORKBENCH_TEACHER_HOSTS is unset)"
+    raise WorkbenchError(f"the teacher key in {variable} is not sent to {host}: it is bound to {allowed}; add the "
+                         f"host to {KEY_HOSTS} if it is yours, or unset the key")
 
 
 @dataclass
@@ -63,11 +81,11 @@ class TeacherUnavailable(Exception):
 class Teacher:
     """Labels texts with a system prompt; each answer is cached as soon as it arrives, so a rerun pays only once."""
 
-    def __init__(self, settings: TeacherSettings, cache) -> None:
+    def __init__(self, settings: TeacherSettings, cache: Any) -> None:
         self.settings, self.cache = settings, cache
         self._next_start = 0.0
         self._lock = threading.Lock()
-        self._openai = None
+        self._openai: Any = None
         self.requested = 0
         self.cached = 0
 
@@ -112,13 +130,13 @@ class Teacher:
                                  f"{first_line(error.message)}") from None
         return completion.choices[0].message.content or ""
 
-    def _client(self):
+    def _client(self) -> Any:
         """One client per teacher (it pools connections); the key only from an allowed variable."""
         with self._lock:
             if self._openai is None:
                 import openai
 
-                key = os.environ.get(allowed_key_variable(self.settings.api_key_env)) or "none"
+                key = key_for(self.settings.base_url, self.settings.api_key_env)
                 self._openai = openai.OpenAI(base_url=self.settings.base_url, api_key=key,
                                              max_retries=self.settings.retries, timeout=self.settings.timeout)
             return self._openai

@@ -5,12 +5,12 @@ from typing import Annotated
 
 import typer
 
-from workbench.sdk import hookimpl
+from workbench.sdk import Register, hookimpl
 from workbench_uplift.task import Uplift
 
 
 @hookimpl
-def register_tasks(register) -> None:
+def register_tasks(register: Register) -> None:
     register(Uplift())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -73,7 +74,7 @@ def naive(values: np.ndarray, costs: np.ndarray, budget: float) -> Allocation:
     return Allocation(arms, value, cost, None, time.perf_counter() - started, "naive")
 
 
-def hull_increments(values: np.ndarray, costs: np.ndarray):
+def hull_increments(values: np.ndarray, costs: np.ndarray) -> Any:
     """Each customer's steps along the upper convex hull of (cost, value) from (0, 0), all arms reachable.
 
     Returns arrays (customer, arm, extra cost, extra value, slope, rank): rank 0 is a customer's first step.
@@ -167,14 +168,14 @@ def exact(values: np.ndarray, costs: np.ndarray, budget: float, min_spend: float
     starts = np.searchsorted(rows, np.arange(n + 1))
     for customer in np.flatnonzero(np.diff(starts) > 1):
         model.add(mb.LinearExpr.sum(chosen[starts[customer]:starts[customer + 1]]) <= 1)
-    spend = mb.LinearExpr.weighted_sum(chosen, costs[rows, arms])
+    spend = mb.LinearExpr.weighted_sum(chosen, costs[rows, arms].tolist())
     model.add(spend <= budget)
     if min_spend is not None:
         model.add(spend >= min_spend)
     if capacity is not None:
         for arm in range(m):
             model.add(mb.LinearExpr.sum([chosen[j] for j in np.flatnonzero(arms == arm)]) <= int(capacity[arm]))
-    model.maximize(mb.LinearExpr.weighted_sum(chosen, values[rows, arms]))
+    model.maximize(mb.LinearExpr.weighted_sum(chosen, values[rows, arms].tolist()))
     solver = mb.Solver("scip")
     solver.set_time_limit_in_seconds(seconds)
     status = solver.solve(model)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -111,7 +112,7 @@ class ForestEffect:
 EffectModel = LinearEffect | ForestEffect
 
 
-def export(estimator) -> EffectModel:
+def export(estimator: Any) -> EffectModel:
     """The arrays scoring needs from a fitted LinearDML or CausalForestDML (binary treatment, one outcome)."""
     from econml.dml import CausalForestDML
 

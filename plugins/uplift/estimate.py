@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 
+from workbench.sdk import ProgressReporter
 from workbench_uplift.campaign import Campaign
 
 # EconML's warnings that mean the reported intervals cannot be trusted.
 INVALID_INFERENCE = ("underdetermined", "inference will be invalid")
 
 
-def make_estimator(kind: str, binary_outcome: bool, folds: int, seed: int):
+def make_estimator(kind: str, binary_outcome: bool, folds: int, seed: int) -> Any:
     from econml.dml import CausalForestDML, LinearDML
     from lightgbm import LGBMClassifier, LGBMRegressor
 
@@ -25,7 +27,7 @@ def make_estimator(kind: str, binary_outcome: bool, folds: int, seed: int):
     return LinearDML(**options)
 
 
-def fit_arms(campaign: Campaign, rows: np.ndarray, kind: str, folds: int, seed: int, progress,
+def fit_arms(campaign: Campaign, rows: np.ndarray, kind: str, folds: int, seed: int, progress: ProgressReporter,
              label: str = "Fitting DML per arm") -> tuple[dict, list[str]]:
     """One effect model per treated arm, fitted on `rows` of that arm and control; and what EconML warned."""
     from workbench_uplift.effect_model import export

@@ -21,11 +21,13 @@ with known effects this task reports CATE RMSE instead.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
 
-def _cumulative(outcome: np.ndarray, treated: np.ndarray, score: np.ndarray):
+def _cumulative(outcome: np.ndarray, treated: np.ndarray, score: np.ndarray) -> Any:
     order = np.argsort(-score, kind="stable")
     y, t = outcome[order].astype(float), treated[order].astype(bool)
     n_t, n_c = np.cumsum(t), np.cumsum(~t)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -22,7 +23,7 @@ def net_values(cate: np.ndarray, costs: np.ndarray, value: float) -> np.ndarray:
     return value * cate - costs
 
 
-def allocate(net: np.ndarray, costs: np.ndarray, params, arms: list[str], scale: float = 1.0) -> alloc.Allocation:
+def allocate(net: np.ndarray, costs: np.ndarray, params: Any, arms: list[str], scale: float = 1.0) -> alloc.Allocation:
     """The allocation within the budget (budget, minimum spend and capacities scaled by `scale` for a sample)."""
     budget = params.budget * scale
     min_spend = None if params.min_spend is None else params.min_spend * scale
@@ -34,7 +35,7 @@ def allocate(net: np.ndarray, costs: np.ndarray, params, arms: list[str], scale:
     return alloc.greedy(net, costs, budget, min_spend)
 
 
-def choose(net: np.ndarray, costs: np.ndarray, params, arms: list[str], scale: float = 1.0) -> np.ndarray:
+def choose(net: np.ndarray, costs: np.ndarray, params: Any, arms: list[str], scale: float = 1.0) -> np.ndarray:
     """An arm index per customer (alloc.NONE: no treatment)."""
     if params.budget is None:
         return np.where(net.max(axis=1) > 0, net.argmax(axis=1), alloc.NONE)

@@ -12,6 +12,7 @@ Bootstrap intervals resample rows (the same draws for every policy, so differenc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -34,8 +35,8 @@ def fit_nuisance(X: np.ndarray, arm: np.ndarray, outcome: np.ndarray, fit_rows: 
     """Propensities and outcome predictions for `score_rows`, from models fitted on `fit_rows` (LightGBM)."""
     from lightgbm import LGBMClassifier, LGBMRegressor
 
-    options = {"random_state": seed, "verbose": -1, "n_jobs": 1, "n_estimators": 200, "learning_rate": 0.05,
-               "min_child_samples": 40}
+    options: dict[str, Any] = {"random_state": seed, "verbose": -1, "n_jobs": 1, "n_estimators": 200,
+                               "learning_rate": 0.05, "min_child_samples": 40}
     chooser = LGBMClassifier(**options).fit(X[fit_rows], arm[fit_rows])
     propensity = np.zeros((len(score_rows), arms + 1))
     propensity[:, chooser.classes_.astype(int)] = chooser.predict_proba(X[score_rows])
@@ -45,7 +46,8 @@ def fit_nuisance(X: np.ndarray, arm: np.ndarray, outcome: np.ndarray, fit_rows: 
     for index in range(arms + 1):
         members = fit_rows[arm[fit_rows] == index]
         model = (LGBMClassifier if binary else LGBMRegressor)(**options).fit(X[members], outcome[members])
-        expected[:, index] = model.predict_proba(X[score_rows])[:, 1] if binary else model.predict(X[score_rows])
+        expected[:, index] = (np.asarray(model.predict_proba(X[score_rows]))[:, 1] if binary
+                              else np.asarray(model.predict(X[score_rows])))
     return propensity, expected
 
 
@@ -144,7 +146,7 @@ def value_table(policies: Policies, estimated: Scores, costs: np.ndarray, value:
     columns = {kind: np.column_stack([contributions(m, getattr(estimated, kind), costs, value)
                                       for m in policies.matrices]) for kind in ("ipw", "dr")}
     draws = np.random.default_rng(seed).integers(0, len(costs), size=(rounds, len(costs)))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for index, name in enumerate(policies.names):
         row = {"policy": name, "treated": float(policies.matrices[index][:, 1:].sum()),
                "spend": spend(policies.matrices[index], costs), "predicted_value": policies.predicted[index]}

@@ -5,6 +5,8 @@ Only presentation here: the numbers come from `evaluation`, `policy` and `plan`.
 
 from __future__ import annotations
 
+from typing import Any
+
 import altair as alt
 import numpy as np
 import polars as pl
@@ -55,7 +57,7 @@ def effects_table(ids: pl.Series | None, arms: list[str], cate: np.ndarray, low:
     return frame.insert_column(0, ids) if ids is not None else frame
 
 
-def cate_chart(cate: np.ndarray, arms: list[str]):
+def cate_chart(cate: np.ndarray, arms: list[str]) -> Any:
     per_arm = min(len(cate), 4500 // len(arms))  # Altair embeds at most 5,000 rows
     sample = np.random.default_rng(0).choice(len(cate), size=per_arm, replace=False)
     frame = pl.DataFrame({"arm": np.repeat(arms, len(sample)), "cate": cate[sample].T.ravel()})
@@ -64,7 +66,7 @@ def cate_chart(cate: np.ndarray, arms: list[str]):
         width=460, title=alt.TitleParams("Effect of each treatment", subtitle="Spread of the estimated CATE")))
 
 
-def qini_chart(points: pl.DataFrame):
+def qini_chart(points: pl.DataFrame) -> Any:
     long = points.unpivot(index=["arm", "share_targeted"], variable_name="ranking", value_name="gain")
     return themed(alt.Chart(long).mark_line().encode(
         x=alt.X("share_targeted:Q", title="Share of customers targeted", axis=alt.Axis(format="%")),
@@ -76,7 +78,7 @@ def qini_chart(points: pl.DataFrame):
                                                   subtitle="Ranking by the model (solid) against random (dashed)")))
 
 
-def policy_chart(table: pl.DataFrame):
+def policy_chart(table: pl.DataFrame) -> Any:
     shown = table.filter(pl.col("policy") != "optimised minus random")
     base = alt.Chart(shown).encode(y=alt.Y("policy:N", sort=None, title=None))
     bars = base.mark_bar(color=ACCENT, opacity=0.85).encode(x=alt.X("dr_value:Q", title="Net value (doubly robust)"))
@@ -87,7 +89,7 @@ def policy_chart(table: pl.DataFrame):
         subtitle="Doubly robust estimate with its 95% interval; grey tick: what the model predicted")))
 
 
-def curve_chart(curve: pl.DataFrame, budget: float):
+def curve_chart(curve: pl.DataFrame, budget: float) -> Any:
     strategies = [name for name in ("optimised", "naive", "optimised_realised", "random_realised")
                   if name in curve.columns]
     long = curve.unpivot(index="budget", on=strategies, variable_name="strategy", value_name="value")

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import polars as pl
 
 ARM_NAMES = ("discount", "email", "offer")
 
 
-def campaign(n_per_arm: int = 10_000, weights=(0.75, 0.50, 0.90), seed: int = 0,
+def campaign(n_per_arm: int = 10_000, weights: Any=(0.75, 0.50, 0.90), seed: int = 0,
              noise: float = 0.5) -> tuple[pl.DataFrame, np.ndarray]:
     """Rows for `control` and one arm per weight, with the true effect of every arm for every row.
 

@@ -22,6 +22,10 @@ class UpliftParams(TaskParams):
                             "to score customers not yet treated.", fit_only=True)
     outcome: str = column("outcome", "Outcome: continuous, or 0/1 for a conversion.", fit_only=True)
     control: str = Field("control", description="Label of the untreated arm.")
+    assignment: Literal["randomised", "observational"] = Field(
+        "randomised", description="How the arms were assigned: at random (an A/B test: a column that differs between "
+        "arms was measured after treatment and is left out of the default modifiers) or not (differences are "
+        "confounding, and such columns are kept).")
     id: str | None = column("id", "Customer ID column, carried into the outputs (never an effect modifier).", None)
     features: list[str] | None = column(
         "feature", "Effect modifiers X (default: every column but the treatment, outcome, IDs, excluded, confounder, "
@@ -55,6 +59,7 @@ class Uplift(Task[UpliftParams]):
     applies_models = True
     headline = ("policy_value", "gain_vs_random", "predicted_value", "mean_qini")
     batch_table = "effects"
+    metric_words = {"auuc": "AUUC", "qini": "Qini", "cate": "CATE", "ipw": "IPW", "dr": "DR", "lp": "LP"}
 
     def check(self, data: pl.DataFrame, params: UpliftParams, model: ModelRecord | None) -> None:
         from workbench_uplift.campaign import check_contract

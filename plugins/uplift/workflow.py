@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import polars as pl
@@ -17,7 +17,7 @@ STATE_FILE = "campaign.json"
 PLANNING = ("budget", "costs", "cost_columns", "value", "min_spend", "capacity", "solver")
 
 
-def fit(data: pl.DataFrame, params, ctx: RunContext) -> Result:
+def fit(data: pl.DataFrame, params: Any, ctx: RunContext) -> Result:
     from sklearn.model_selection import train_test_split
 
     campaign, state = prepare(data, params)
@@ -49,7 +49,7 @@ def fit(data: pl.DataFrame, params, ctx: RunContext) -> Result:
     return result
 
 
-def apply(data: pl.DataFrame, params, ctx: RunContext) -> Result:
+def apply(data: pl.DataFrame, params: Any, ctx: RunContext) -> Result:
     assert ctx.model is not None
     state = json.loads((ctx.model.path / STATE_FILE).read_text())
     campaign, _ = prepare(data, params, fitted=state)
@@ -76,7 +76,7 @@ def apply(data: pl.DataFrame, params, ctx: RunContext) -> Result:
     return result
 
 
-def truth_of(data: pl.DataFrame, params) -> dict[str, np.ndarray]:
+def truth_of(data: pl.DataFrame, params: Any) -> dict[str, np.ndarray]:
     return {arm: data[column].cast(pl.Float64).to_numpy() for arm, column in (params.truth_columns or {}).items()
             if column in data.columns}
 
@@ -93,14 +93,14 @@ def held_out_scores(campaign: Campaign, train: np.ndarray, test: np.ndarray, see
     return policy.scores(campaign.arm_index[test], campaign.outcome[test], propensity, expected)
 
 
-def policy_table(campaign: Campaign, params, held_out: plan.HeldOut, seed: int) -> pl.DataFrame:
+def policy_table(campaign: Campaign, params: Any, held_out: plan.HeldOut, seed: int) -> pl.DataFrame:
     net = plan.net_values(held_out.cate, held_out.costs, params.value)
     chosen = plan.choose(net, held_out.costs, params, campaign.arms, held_out.scale)
     policies = policy.baselines(held_out.cate, held_out.costs, params.value, chosen)
     return policy.value_table(policies, held_out.scores, held_out.costs, params.value, params.bootstrap, seed)
 
 
-def outcome(data: pl.DataFrame, params, campaign: Campaign, models: dict, quality: pl.DataFrame | None,
+def outcome(data: pl.DataFrame, params: Any, campaign: Campaign, models: dict, quality: pl.DataFrame | None,
             qini: pl.DataFrame | None, value_table: pl.DataFrame | None, held_out: plan.HeldOut | None,
             notes: list[str]) -> Result:
     """Tables, charts and metrics for all rows (the final model's effects, and the allocation with a budget)."""
@@ -117,7 +117,7 @@ def outcome(data: pl.DataFrame, params, campaign: Campaign, models: dict, qualit
     if quality is not None and qini is not None:
         tables["arms"], tables["qini"] = quality, qini
         charts["qini"] = report.qini_chart(qini)
-        metrics["mean_qini"] = float(quality["qini"].mean())
+        metrics["mean_qini"] = cast(float, quality["qini"].mean())
         for row in quality.iter_rows(named=True):
             metrics.update({f"{row['arm']}_{key}": value for key, value in row.items() if key not in ("arm",)})
     if params.budget is not None:
@@ -134,7 +134,7 @@ def outcome(data: pl.DataFrame, params, campaign: Campaign, models: dict, qualit
     return Result(tables=tables, metrics=metrics, charts=charts)
 
 
-def summary(result: Result, params, campaign: Campaign, notes: list[str], where: str, evaluated: int,
+def summary(result: Result, params: Any, campaign: Campaign, notes: list[str], where: str, evaluated: int,
             refit_rows: int | None, applied: str | None = None) -> str:
     metrics = result.metrics
     lines = []
@@ -142,7 +142,7 @@ def summary(result: Result, params, campaign: Campaign, notes: list[str], where:
         lines.append(f"Applied model {applied} to {metrics['rows']:,} customers.")
     effects = result.tables["effects"]
     lines.append("Estimated effects per arm: " + ", ".join(
-        f"`{arm}` {effects[f'cate_{arm}'].mean():+.3f}" for arm in campaign.arms) + ".")
+        f"`{arm}` {cast(float, effects[f'cate_{arm}'].mean()):+.3f}" for arm in campaign.arms) + ".")
     lines.append(f"Effect modifiers ({len(campaign.features)}): {', '.join(campaign.features)}.")
     if "policy_value" in metrics:
         lines.append(report.policy_sentence(metrics, evaluated, where))

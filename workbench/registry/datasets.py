@@ -3,6 +3,7 @@ registered by reference: their URI and a fingerprint of their parts)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,11 +12,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from workbench.errors import NotFound
+from workbench.io.sources import DataSource
+from workbench.registry.aliases import check_alias, drop_alias, point_alias
 from workbench.registry.hashing import frame_sha256
 from workbench.registry.records import DatasetRecord
-from workbench.registry.schema import Database, DatasetRow, now
+from workbench.registry.schema import Database, DatasetAliasRow, DatasetRow, now
 from workbench.registry.store import ArtifactStore, Moves
-from workbench.sources import DataSource
 from workbench.workspace import validate_name
 
 
@@ -30,12 +32,22 @@ class StagedDataset:
     source: str
     staged: Path | None  # None when a version with this content already exists, or for a reference
     uri: str | None = None  # a dataset registered by reference: where its parts are
+    run_id: int | None = None  # the run whose output table this is (`--save TABLE=NAME`)
+
+
+def dataset_name(location: str | Path) -> str:
+    """A dataset name from a file name, a folder, a glob or a URI (its last plain segment)."""
+    segments = [part for part in re.split(r"[/\\]", str(location).removeprefix("s3://")) if part
+                and not any(char in part for char in "*?[")]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(segments[-1] if segments else "data").stem).strip(".-") or "data"
 
 
 def split_ref(ref: str, kind: str) -> tuple[str, str | None]:
     """`name`, `name@version` or `name@alias` as (name, version-or-alias or None)."""
     name, _, spec = ref.partition("@")
     validate_name(name, f"{kind} name")
+    if spec.isdigit() and not 0 < int(spec) < 2**31:
+        raise NotFound(f"{kind} {name!r} has no version {spec}; versions start at 1")
     return name, spec or None
 
 
@@ -45,7 +57,7 @@ class Datasets:
     def __init__(self, db: Database, store: ArtifactStore) -> None:
         self.db, self.store, self.workspace = db, store, store.workspace
 
-    def stage(self, name: str, frame: pl.DataFrame, source: str = "") -> StagedDataset:
+    def stage(self, name: str, frame: pl.DataFrame, source: str = "", run_id: int | None = None) -> StagedDataset:
         """Hash `frame`; write it to staging unless `name` already has a version with this content."""
         validate_name(name, "dataset name")
         sha = frame_sha256(frame)
@@ -54,7 +66,7 @@ class Datasets:
         if self.find(name, sha) is None:
             staged = self.store.stage_path(".parquet")
             frame.write_parquet(staged)
-        return StagedDataset(name, sha, schema, frame.height, source, staged)
+        return StagedDataset(name, sha, schema, frame.height, source, staged, run_id=run_id)
 
     def stage_reference(self, name: str, source: DataSource) -> StagedDataset:
         """A large input registered where it is: its URI and a fingerprint of its parts, nothing copied."""
@@ -76,7 +88,8 @@ class Datasets:
         row = DatasetRow(name=staged.name, version=latest + 1, sha256=staged.sha256, schema=staged.schema,
                          n_rows=staged.n_rows, source=staged.source,
                          path=staged.uri if reference else self.workspace.dataset_file(staged.name, latest + 1),
-                         created_at=now(), storage="reference" if reference else "copy", uri=staged.uri)
+                         created_at=now(), storage="reference" if reference else "copy", uri=staged.uri,
+                         run_id=staged.run_id)
         session.add(row)
         session.flush()
         if staged.staged is not None:
@@ -85,7 +98,10 @@ class Datasets:
 
     def add(self, name: str, frame: pl.DataFrame, source: str = "") -> DatasetRecord:
         """Store `frame` as a new version of `name`, or return the version with identical content."""
-        staged = self.stage(name, frame, source)
+        return self.register(self.stage(name, frame, source))
+
+    def register(self, staged: StagedDataset) -> DatasetRecord:
+        """Register a staged dataset on its own (outside a run): the next version, or the one with its content."""
         try:
             row = self.db.transaction(lambda session, moves: self.insert(session, moves, staged))
         finally:
@@ -93,15 +109,20 @@ class Datasets:
                 staged.staged.unlink(missing_ok=True)
         return self.record(row)
 
+    def has(self, name: str) -> bool:
+        """Whether any version of `name` is registered."""
+        with self.db.read() as session:
+            return session.scalars(select(DatasetRow.id).filter_by(name=name).limit(1)).first() is not None
+
     def find(self, name: str, sha256: str) -> DatasetRecord | None:
         with self.db.read() as session:
             row = session.scalars(select(DatasetRow).filter_by(name=name, sha256=sha256)).first()
             return self.record(row) if row else None
 
-    def record(self, row: DatasetRow) -> DatasetRecord:
+    def record(self, row: DatasetRow, aliases: tuple[str, ...] = ()) -> DatasetRecord:
         path = Path(row.uri) if row.storage == "reference" and row.uri else self.workspace.resolve(row.path)
         return DatasetRecord(row.name, row.version, row.sha256, row.schema, row.n_rows, row.source, path,
-                             row.created_at, row.storage, row.uri)
+                             row.created_at, row.storage, row.uri, aliases, row.run_id)
 
     def list(self, name: str | None = None, limit: int | None = None, offset: int = 0) -> list[DatasetRecord]:
         """Versions ordered by name and version; filtered by `name`, a page of `limit` from `offset`."""
@@ -112,25 +133,37 @@ class Datasets:
             return [self.record(row) for row in session.scalars(query)]
 
     def get(self, ref: str) -> DatasetRecord:
-        """`name`, `name@version` or `name@latest`, in one query."""
+        """`name`, `name@version`, `name@latest` or `name@alias`."""
         name, spec = split_ref(ref, "dataset")
-        query = select(DatasetRow).filter_by(name=name)
-        if spec in (None, "latest"):
-            query = query.order_by(DatasetRow.version.desc()).limit(1)
-        elif spec.isdigit():
-            query = query.filter_by(version=int(spec))
-        else:
-            raise NotFound(f"dataset version {spec!r} is not a number; use {name}@VERSION or {name}@latest")
         with self.db.read() as session:
-            row = session.scalars(query).first()
+            latest = session.scalar(select(func.max(DatasetRow.version)).filter_by(name=name))
+            version: int | None = latest
+            if spec not in (None, "latest"):
+                version = int(spec) if spec.isdigit() else session.scalar(
+                    select(DatasetAliasRow.version).filter_by(name=name, alias=spec))
+            row = None if version is None else session.scalars(
+                select(DatasetRow).filter_by(name=name, version=version)).first()
             if row is not None:
-                return self.record(row)
-            versions = session.scalars(select(DatasetRow.version).filter_by(name=name).order_by(DatasetRow.version))
-            known = [str(version) for version in versions]
-            if known:
-                raise NotFound(f"dataset {name!r} has no version {spec}; versions: {', '.join(known)}")
+                own = sorted(session.scalars(select(DatasetAliasRow.alias).filter_by(name=name, version=version)))
+                return self.record(row, tuple((["latest"] if version == latest else []) + own))
+            if latest is not None:
+                versions = ", ".join(str(v) for v in session.scalars(
+                    select(DatasetRow.version).filter_by(name=name).order_by(DatasetRow.version)))
+                aliases_known = ", ".join(session.scalars(select(DatasetAliasRow.alias).filter_by(name=name)))
+                raise NotFound(f"dataset {name!r} has no version or alias {spec!r}; versions: {versions}"
+                               + (f"; aliases: {aliases_known}" if aliases_known else ""))
             names = sorted(set(session.scalars(select(DatasetRow.name))))
         raise NotFound(f"unknown dataset {name!r}; registered datasets: {', '.join(names) or 'none yet'}")
+
+    def set_alias(self, ref: str, alias: str, user: str | None = None) -> DatasetRecord:
+        """Point `NAME@alias` at the version `ref` resolves to."""
+        check_alias(alias)
+        record = self.get(ref)
+        point_alias(self.db, DatasetAliasRow, "dataset", record.name, alias, record.version, user)
+        return self.get(record.ref)
+
+    def delete_alias(self, name: str, alias: str, user: str | None = None) -> None:
+        drop_alias(self.db, DatasetAliasRow, "dataset", name, alias, user)
 
     def load(self, ref: str) -> pl.DataFrame:
         """The whole dataset in memory (a reference is read from where it is, and refused if it changed)."""
@@ -143,7 +176,7 @@ class Datasets:
     def source(self, record: DatasetRecord) -> DataSource:
         """A reference dataset's parts, checked against the fingerprint it was registered with."""
         from workbench.errors import ArtifactTampered
-        from workbench.sources import open_source
+        from workbench.io.sources import open_source
 
         assert record.uri is not None
         source = open_source(record.uri)

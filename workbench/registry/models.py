@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from workbench.errors import Conflict, Invalid, NotFound
+from workbench.errors import NotFound
+from workbench.identity import check_owner
+from workbench.registry.aliases import check_alias, drop_alias, point_alias
 from workbench.registry.datasets import split_ref
-from workbench.registry.hashing import tree_sha256
 from workbench.registry.records import ModelRecord
-from workbench.registry.schema import AliasRow, Database, ModelRow, now
+from workbench.registry.schema import AliasRow, Database, ModelRow, RunRow, now
 from workbench.registry.store import ArtifactStore, Moves, remove, verify
+from workbench.safety import tree_sha256, verified_copy
 from workbench.workspace import validate_name
-
-RESERVED_ALIASES = frozenset({"latest"})
 
 
 @dataclass
@@ -129,40 +129,32 @@ class Models:
         raise NotFound(f"model {name!r} has no version or alias {spec!r}; versions: {listed}")
 
     def load(self, ref: str) -> ModelRecord:
-        """Resolve a model and verify its artifact (sha256, no pickle) before anything reads it."""
+        """Resolve a model and verify its artifact (sha256, no pickle, no link) where it lies."""
         record = self.get(ref)
         verify(record.path, record.sha256, f"model {record.ref}")
         return record
 
-    def set_alias(self, ref: str, alias: str) -> ModelRecord:
-        """Point `alias` of the model at the version `ref` resolves to."""
-        validate_name(alias, "alias")
-        if alias in RESERVED_ALIASES or alias.isdigit():
-            raise Conflict(f"alias {alias!r} is reserved; choose another name")
+    def checkout(self, record: ModelRecord, folder: Path) -> ModelRecord:
+        """A read-only copy of the model's artifact in `folder`, checked after copying: the record of what a run
+        reads, so a file swapped in the registry after the check is never read."""
+        copy = verified_copy(record.path, record.sha256, folder, f"model {record.ref}")
+        return replace(record, path=copy)
+
+    def owners(self, name: str) -> set[str]:
+        """The users whose runs registered versions of `name` (who may move its aliases, with the admins)."""
+        with self.db.read() as session:
+            runs = select(ModelRow.run_id).filter_by(name=name)
+            return {user for user in session.scalars(select(RunRow.user).where(RunRow.id.in_(runs))) if user}
+
+    def set_alias(self, ref: str, alias: str, user: str | None = None) -> ModelRecord:
+        """Point `alias` of the model at the version `ref` resolves to (its owners or an admin, when `user`)."""
+        check_alias(alias)
         record = self.get(ref)
-
-        def point(session: Session, _moves: Moves) -> None:
-            row = session.get(AliasRow, (record.name, alias))
-            if row is None:
-                session.add(AliasRow(name=record.name, alias=alias, version=record.version))
-            else:
-                row.version = record.version
-
-        self.db.transaction(point)
+        check_owner(user, self.owners(record.name), f"model {record.name!r}")
+        point_alias(self.db, AliasRow, "model", record.name, alias, record.version, user)
         return self.get(f"{record.name}@{record.version}")
 
-    def delete_alias(self, name: str, alias: str) -> None:
+    def delete_alias(self, name: str, alias: str, user: str | None = None) -> None:
         """Remove `alias` from the model called `name`."""
-        validate_name(name, "model name")
-        if alias in RESERVED_ALIASES:
-            raise Invalid(f"alias {alias!r} always points at the newest version and cannot be deleted")
-
-        def drop(session: Session, _moves: Moves) -> int:
-            row = session.get(AliasRow, (name, alias))
-            if row is None:
-                return 0
-            session.delete(row)
-            return 1
-
-        if not self.db.transaction(drop):
-            raise NotFound(f"model {name!r} has no alias {alias!r}; see `workbench models show {name}`")
+        check_owner(user, self.owners(name), f"model {name!r}")
+        drop_alias(self.db, AliasRow, "model", name, alias, user)

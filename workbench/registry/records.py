@@ -45,6 +45,8 @@ class DatasetRecord(Versioned):
     created_at: datetime
     storage: str = "copy"  # "reference": the data stays at `uri`, fingerprinted by `sha256`
     uri: str | None = None
+    aliases: tuple[str, ...] = ()
+    run_id: int | None = None  # the run whose output table this version is
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,27 @@ class RunRecord:
     progress: dict[str, Any] = field(default_factory=dict)
     request: dict[str, Any] = field(default_factory=dict)
     cancel_requested: bool = False
+    user: str | None = None
+    group_id: int | None = None
+    step: str | None = None
+    fingerprint: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    note: str | None = None
 
     @property
     def finished(self) -> bool:
         return self.status in FINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class RunGroupRecord:
+    """Runs started together: a pipeline's steps or a sweep's combinations."""
+
+    id: int
+    kind: str
+    name: str
+    status: str
+    user: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    spec: dict[str, Any]

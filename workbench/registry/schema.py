@@ -17,7 +17,7 @@ from workbench.registry.store import Moves
 from workbench.workspace import Workspace
 
 # The newest migration in registry/migrations/versions; a registry at this revision needs no upgrade.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 MIGRATIONS_FOLDER = Path(__file__).parent / "migrations"
 # Any constant works: PostgreSQL's transaction-level lock that serialises concurrent first-time migrations.
 MIGRATION_LOCK = 0x776B62
@@ -47,6 +47,14 @@ class DatasetRow(Base):
     created_at: Mapped[datetime] = mapped_column()
     storage: Mapped[str] = mapped_column(String(16), default="copy")  # or "reference": read from `uri`
     uri: Mapped[str | None] = mapped_column(Text, nullable=True)
+    run_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the run whose output table it is
+
+
+class DatasetAliasRow(Base):
+    __tablename__ = "dataset_aliases"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    alias: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
 
 
 class ModelRow(Base):
@@ -90,6 +98,38 @@ class RunRow(Base):
     progress: Mapped[dict] = mapped_column(JSON, default=dict)
     request: Mapped[dict] = mapped_column(JSON, default=dict)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    user: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    group_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    step: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    tags: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class RunGroupRow(Base):
+    """Runs started together: the steps of a pipeline, or the combinations of a sweep."""
+
+    __tablename__ = "run_groups"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "pipeline" or "sweep"
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    user: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    started_at: Mapped[datetime] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    spec: Mapped[dict] = mapped_column(JSON)
+
+
+class AuditRow(Base):
+    """Who cancelled a run or moved an alias, and when."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column()
+    user: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(255))
+    detail: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 def _sqlite_engine(url: str, begin: str) -> Engine:
@@ -120,7 +160,7 @@ class Database:
             writer, reader = _sqlite_engine(url, "IMMEDIATE"), _sqlite_engine(url, "DEFERRED")
         else:
             writer = reader = create_engine(url, pool_pre_ping=True)
-        self.writer = writer
+        self.writer, self.reader_engine = writer, reader
         self.write = sessionmaker(writer, expire_on_commit=False)
         self.read = sessionmaker(reader, expire_on_commit=False)
 
@@ -143,13 +183,17 @@ class Database:
                 raise
         raise Conflict("could not write to the registry: too many concurrent writers; try again")
 
+    def revision(self) -> str | None:
+        """The schema revision the database is at (None for an empty database)."""
+        try:
+            with self.reader_engine.connect() as connection:
+                return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except SQLAlchemyError:  # no alembic_version table yet
+            return None
+
     def migrate(self) -> None:
         """Bring the schema to SCHEMA_REVISION (creating it in a new database); Alembic is imported only then."""
-        try:
-            with self.writer.connect() as connection:
-                found = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except SQLAlchemyError:  # no alembic_version table yet
-            found = None
+        found = self.revision()
         if found == SCHEMA_REVISION:
             return
         from alembic import command

@@ -1,0 +1,1 @@
+"""Pipelines: steps chained through the registry (`spec` reads and checks a file, `run` runs it)."""
