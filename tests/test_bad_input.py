@@ -128,7 +128,7 @@ CASES: dict[str, tuple] = {
     "uplift treatment as a modifier": (["run", "uplift", "--data", "{campaign}", "-p", "treatment=treatment", "-p",
                                         "outcome=outcome", "-p", "features=x,treatment"], "cannot be in features"),
     "--batch-rows without --stream": (["run", "describe", "--data", "{good}", "--batch-rows", "10"],
-                                      "add --stream"),
+                                      "--batch-rows sizes the batches a model is applied in"),
     "--encoding on parquet": (["run", "describe", "--data", "{expanding}", "--encoding", "latin-1"],
                               "applies to CSV files"),
     # reading the data

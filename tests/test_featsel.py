@@ -171,3 +171,11 @@ def test_fit_count_matches_the_folds_reported_to_the_pruner():
     assert found.fits == reported
     pruned_early = [t for t in found.study.trials if t.state.name == "PRUNED" and t.intermediate_values]
     assert any(len(t.intermediate_values) < 5 for t in pruned_early)
+
+
+def test_worker_processes_share_the_trials_of_one_run(home):
+    outcome = select(MOBILE, trials=24, workers=2)
+    metrics = outcome.result.metrics
+    assert metrics["workers"] == 2 and 24 <= metrics["trials"] <= 25  # the cap is checked after each trial
+    assert "2 processes shared the trials" in outcome.result.summary
+    assert select(MOBILE, trials=24, workers=1).result.metrics["workers"] == 1

@@ -1,5 +1,6 @@
 """Data beyond memory: inputs in parts or on S3, streamed apply and Ray give exactly the in-memory results."""
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -58,11 +59,11 @@ def resampled(frame: pl.DataFrame, task: str) -> pl.DataFrame:
     return frame.sample(fraction=1.0 if task in ("fewshot", "relations") else 2.0, with_replacement=True, seed=7)
 
 
-def write_parts(frame: pl.DataFrame, folder: Path, parts: int = 3) -> Path:
+def write_parts(frame: pl.DataFrame, folder: Path, parts: int = 3, row_group_rows: int | None = None) -> Path:
     folder.mkdir(parents=True)
     size = -(-frame.height // parts)
     for index in range(parts):
-        frame.slice(index * size, size).write_parquet(folder / f"part-{index}.parquet")
+        frame.slice(index * size, size).write_parquet(folder / f"part-{index}.parquet", row_group_size=row_group_rows)
     return folder
 
 
@@ -76,7 +77,8 @@ def fitted(tmp_path_factory):
     inputs = {}
     for task, (fit_data, params, apply_data, _) in TASKS.items():
         run_task(task, fit_data, "fit", params=params, register=f"m-{task}", registry=registry)
-        inputs[task] = write_parts(resampled(apply_data, task), home.parent / f"{task}-parts")
+        inputs[task] = write_parts(resampled(apply_data, task), home.parent / f"{task}-parts",
+                                   row_group_rows=TASKS[task][3])  # a Ray actor takes a row group at a time
     yield registry, inputs
     if saved is None:
         os.environ.pop("WORKBENCH_HOME")
@@ -120,12 +122,13 @@ def test_streamed_apply_equals_the_in_memory_apply(fitted, tmp_path, task):
 
 @pytest.fixture(scope="module")
 def two_node_cluster():
-    """A Ray cluster of two nodes (two raylets) on this machine, two CPUs each."""
+    """A Ray cluster of two equal nodes (two raylets) on this machine, one CPU each: one scoring actor per node."""
     ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[ray]')")
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
-    cluster.add_node(num_cpus=2)
+    ray.shutdown()  # a local Ray another test of this process started
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, log_to_driver=False)
     yield cluster
@@ -141,8 +144,11 @@ def test_ray_apply_on_two_nodes_equals_the_in_memory_apply(fitted, two_node_clus
     got, metrics = streamed(registry, task, inputs[task], tmp_path / "out", "ray", two_node_cluster.address)
     assert metrics["executor"] == "ray" and metrics["rows"] == expected.height
     assert_same(got, expected, task)
-    if task == "onehot":  # enough blocks to keep both nodes busy
-        assert metrics["nodes"] == 2 and min(metrics["rows_per_node"].values()) > 0, metrics
+    if task == "onehot":  # 16 row groups: both nodes score, neither more than 65% of the rows
+        assert metrics["nodes"] == 2 and metrics["pieces"] >= 8, metrics
+        assert max(metrics["rows_per_node"].values()) <= 0.65 * metrics["rows"], metrics
+    written = registry.runs.list(limit=1)[0].outputs
+    assert written["rows_per_node"] == metrics["rows_per_node"] and len(written["parts"]) == metrics["parts"]
 
 
 def test_describe_out_of_core_matches_the_in_memory_profile(home, tmp_path):
@@ -176,9 +182,9 @@ def test_a_large_input_is_registered_by_reference_and_refused_once_changed(home,
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--stream"], "pass --model NAME"),
+    (["--stream", "--register", "x", "-p", "max_levels=1"], "distinct levels (limit 1)"),
     (["--stream", "--model", "nope"], "pass --out FOLDER"),
-    (["--executor", "ray", "--model", "nope", "--out", "o", "--register", "x"], "--register keeps a model"),
+    (["--executor", "ray", "--model", "nope", "--out", "o", "--register", "x"], "a run with --model fits none"),
 ])
 def test_streaming_misuse_is_one_line(home, tmp_path, args, message):
     parts = write_parts(pl.read_csv(DATASETS / "colors_train.csv"), tmp_path / "colors", parts=2)
@@ -232,3 +238,25 @@ def test_reading_and_writing_s3(home, tmp_path, s3_server, monkeypatch):
     assert scored.equals(local) and train.height == 8
     memory = run_cli("run", "describe", "--data", "s3://lake/events", home=home, env=s3_server)
     assert memory.returncode == 0 and Registry.open().datasets.get("events").source == "s3://lake/events"
+
+
+def test_onehot_fits_over_parts_out_of_core_as_it_fits_their_concatenation(home, tmp_path):
+    frame = pl.read_csv(DATASETS / "adult_train.csv")
+    parts = write_parts(frame, tmp_path / "adult")
+    whole = run_task("onehot", frame, "adult", params={"min_frequency": 5}, register="whole",
+                     registry=Registry.open())
+    lazy = run_task("onehot", str(parts), "adult-parts", params={"min_frequency": 5}, register="lazy", stream=True,
+                    registry=Registry.open())
+    assert lazy.plan.mode.value == "out of core" and "Fitted an encoder out of core on 3,000 rows" in \
+        lazy.result.summary
+    registry = Registry.open()
+    encoder = [json.loads((registry.models.get(name).path / "encoder.json").read_text()) for name in ("whole", "lazy")]
+    assert encoder[0] == encoder[1]
+    assert lazy.result.tables["levels"].equals(whole.result.tables["levels"])
+
+
+def test_featsel_cannot_fit_out_of_core_and_says_so(home, tmp_path):
+    parts = write_parts(pl.read_csv(DATASETS / "mobile_price_sample.csv"), tmp_path / "mobile", parts=2)
+    done = run_cli("run", "feature-selection", "--data", str(parts), "--stream", "-p", "target=price_range",
+                   home=home)
+    assert done.returncode == 2 and "pass --model NAME" in done.stderr

@@ -48,8 +48,54 @@ def open_storage(storage: str | None, study: str | None, ctx: RunContext) -> Any
     return storage
 
 
+def default_workers(trials: int) -> int:
+    """Worker processes when `-p workers` is unset: one per core, but none beyond one per ten trials (starting a
+    process costs about as much as a few trials)."""
+    import os
+
+    return max(1, min(os.cpu_count() or 1, trials // 10))
+
+
+def search_in_processes(problem: Problem, model: Any, *, workers: int, journal: str, study_name: str,
+                        trials: int, penalty: float, seed: int, pareto: bool,
+                        progress: ProgressReporter | None = None) -> SearchResult:
+    """The same search, its trials shared by `workers` processes (this one included) through one journal study;
+    each process draws from its own sampler seed, so which subsets are tried depends on their timing."""
+    import multiprocessing
+
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    context = multiprocessing.get_context("spawn")  # no fork: the parent's threads and OpenMP state stay its own
+    helpers = [context.Process(target=_search_worker, args=(problem, model, journal, study_name, trials, penalty,
+                                                            seed + index, pareto), daemon=True)
+               for index in range(1, workers)]
+    for helper in helpers:
+        helper.start()
+    try:
+        storage = JournalStorage(JournalFileBackend(journal))
+        return search(problem, model, trials=trials, penalty=penalty, seed=seed, pareto=pareto, storage=storage,
+                      study_name=study_name, progress=progress)
+    finally:
+        for helper in helpers:
+            helper.join(timeout=60)
+            if helper.is_alive():  # the run stopped (cancelled, failed): so do its helpers
+                helper.terminate()
+
+
+def _search_worker(problem: Problem, model: Any, journal: str, study_name: str, trials: int, penalty: float,
+                   seed: int, pareto: bool) -> None:
+    """A helper process: trials of the shared study until it holds `trials` of them."""
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    search(problem, model, trials=trials, penalty=penalty, seed=seed, pareto=pareto,
+           storage=JournalStorage(JournalFileBackend(journal)), study_name=study_name)
+
+
 def search(problem: Problem, model: Any, *, trials: int, penalty: float, seed: int, pareto: bool,
-           storage: Any=None, study_name: str | None = None, progress: ProgressReporter | None = None) -> SearchResult:
+           storage: Any = None, study_name: str | None = None,
+           progress: ProgressReporter | None = None) -> SearchResult:
     """Search subsets with TPE (or NSGA-II over score and size); `trials` counts across all workers."""
     import optuna
 
@@ -105,11 +151,15 @@ def search(problem: Problem, model: Any, *, trials: int, penalty: float, seed: i
 
     stop = optuna.study.MaxTrialsCallback(trials, states=finished)
     with (progress or ProgressReporter()).bar("Optuna trials", total=trials) as bar:
+        counted = [0]
+
         def after_trial(study_: Any, trial: Any) -> None:
             cv = trial.user_attrs.get("cv_score") if trial.state.name == "COMPLETE" else None
             best = result.history[-1][1] if result.history else -np.inf
             result.history.append((time.perf_counter() - started, best if cv is None else max(best, cv)))
-            bar.advance()
+            done = min(len(study_.get_trials(deepcopy=False, states=finished)), trials)  # every worker's
+            bar.advance(max(done - counted[0], 0))
+            counted[0] = max(done, counted[0])
 
         study.optimize(objective, n_trials=trials, callbacks=[stop, after_trial])
     result.seconds = time.perf_counter() - started

@@ -54,6 +54,10 @@ class FeatureSelectionParams(TaskParams):
         "URL listed in WORKBENCH_OPTUNA_STORAGES (many machines).")
     study: str | None = advanced(None, description="Study name; workers with the same name share the trials.")
     n_jobs: int = advanced(1, description="Cores per model fit (-1: all); on small data, run workers instead.")
+    workers: int | None = advanced(
+        None, ge=1, le=256, description="Processes sharing the Optuna trials (default: one per core, at most one per "
+        "ten trials). With more than one, which subsets are tried depends on the processes' timing: pass 1 for a "
+        "search that repeats exactly with the same seed.")
 
 
     @field_validator("study")
@@ -127,15 +131,21 @@ class FeatureSelection(Task[FeatureSelectionParams]):
         from workbench_featsel.models import cross_validate, holdout_score, make_model
         from workbench_featsel.problem import build_problem
         from workbench_featsel.report import build_result
-        from workbench_featsel.search import open_storage, search
+        from workbench_featsel.search import default_workers, open_storage, search, search_in_processes
 
         problem = build_problem(data, params.target, params.task_type, params.metric, params.folds,
                                 params.test_size, ctx.seed)
         model = make_model(params.model, problem.kind, ctx.seed, params.n_jobs)
         storage = open_storage(params.storage, params.study, ctx)
-        found = search(problem, model, trials=params.trials, penalty=params.penalty, seed=ctx.seed,
-                       pareto=params.sampler == "nsga2", storage=storage, study_name=params.study,
-                       progress=ctx.progress)
+        workers = params.workers or default_workers(params.trials)
+        if workers > 1 and storage is None:  # a journal in the run's scratch, shared by its worker processes
+            found = search_in_processes(problem, model, workers=workers, journal=str(ctx.scratch_dir / "study.journal"),
+                                        study_name="search", trials=params.trials, penalty=params.penalty,
+                                        seed=ctx.seed, pareto=params.sampler == "nsga2", progress=ctx.progress)
+        else:
+            found = search(problem, model, trials=params.trials, penalty=params.penalty, seed=ctx.seed,
+                           pareto=params.sampler == "nsga2", storage=storage, study_name=params.study,
+                           progress=ctx.progress)
         rows = [_row("optuna", "optuna", problem, found.best_mask, found.best_cv,
                      holdout_score(model, problem, problem.columns(found.best_mask)), found.seconds)]
         if params.compare:
@@ -148,7 +158,12 @@ class FeatureSelection(Task[FeatureSelectionParams]):
                                  holdout_score(model, problem, columns), time.perf_counter() - started))
         chosen = _chosen(rows, params.choose, problem.lower_is_better)
         artifact = _save(ctx, problem, model, chosen["mask"], params.target)
-        return build_result(problem, found, rows, chosen, params, artifact)
+        result = build_result(problem, found, rows, chosen, params, artifact)
+        result.metrics["workers"] = workers if storage is None else 1
+        if result.metrics["workers"] > 1:
+            result.summary += (f"\n\n{workers} processes shared the trials, so which subsets were tried depends on "
+                               "their timing; pass -p workers=1 for a search that repeats exactly.")
+        return result
 
 
 def _classic_methods(k: int, seed: int) -> Any:

@@ -55,6 +55,32 @@ class OneHot(Task[OneHotParams]):
         """The registered encoder's transform: a row's indicators depend on that row alone."""
         return load_encoder(model).transform
 
+    def run_lazy(self, data: pl.LazyFrame, params: OneHotParams, ctx: RunContext) -> Result | None:
+        """Fitting on data larger than memory (parts, s3://): the levels counted out of core; the encoded data is
+        then made batch by batch by applying the registered encoder with --stream."""
+        import polars as pl
+
+        from workbench.sdk import RobustOneHotEncoder
+
+        if ctx.model is not None:
+            return None  # applying out of core is streaming: --model M --stream --out DIR
+        with ctx.progress.bar("Counting levels out of core", total=1) as bar:
+            encoder = RobustOneHotEncoder(**params.model_dump()).fit_lazy(data)
+            bar.advance()
+        folder = ctx.new_model_dir("encoder")
+        (folder / ENCODER_FILE).write_text(json.dumps(encoder.to_dict(), indent=1))
+        outputs = len(encoder.get_feature_names_out())
+        sample = data.head(1000).collect()
+        encoded, _ = encoder.transform_with_drift(sample)
+        rows = int(data.select(pl.len()).collect(engine="streaming").item())
+        summary = (f"Fitted an encoder out of core on {rows:,} rows: {len(encoder.encoded_)} columns "
+                   f"({', '.join(f'`{c.name}`' for c in encoder.encoded_)}) -> {outputs} output columns. The "
+                   "`encoded` table shows the first 1,000 rows; encode all of them with `--model NAME --stream "
+                   "--out DIR`.")
+        return Result(tables={"encoded": encoded, "levels": levels_table(encoder)},
+                      metrics={"rows": rows, "encoded_columns": len(encoder.encoded_), "output_columns": outputs},
+                      summary=summary, models=[ModelArtifact(folder, metrics={"output_columns": outputs})])
+
     def run(self, data: pl.DataFrame, params: OneHotParams, ctx: RunContext) -> Result:
         from workbench.sdk import RobustOneHotEncoder
 

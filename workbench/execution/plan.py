@@ -45,7 +45,7 @@ ALL_MODES = frozenset(Mode)
 # Which modes honour each run option. Anything else given is refused with the reason in REFUSALS.
 HONOURED: dict[str, frozenset[Mode]] = {
     "model": ALL_MODES - {Mode.out_of_core},
-    "register": frozenset({Mode.in_memory}),
+    "register": frozenset({Mode.in_memory, Mode.out_of_core}),
     "save": ALL_MODES,
     "out": ALL_MODES,
     "overwrite": ALL_MODES,
@@ -313,7 +313,7 @@ def _source_input(source: DataSource, name: str, origin: str, request: RunReques
     limit = number_setting("WORKBENCH_MEMORY_LIMIT_MB", MEMORY_LIMIT_MB) * 1024 * 1024
     streaming = request.stream or request.executor == "ray" or request.ray_address is not None
     large = source.too_large_to_read()
-    if streaming or (large and runs_lazily(request.task)):
+    if streaming or (large and runs_lazily(request.task) and not request.model):
         return Input(name, origin, _head(source), partial=True, source=source, dataset=dataset)
     needed = source.memory_bytes()
     if needed > limit:

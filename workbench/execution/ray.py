@@ -214,12 +214,15 @@ def score_on_ray(plan: ExecutionPlan, out: OutputFolder, ctx: RunContext, regist
     collector = PartCollector(str(plan.task.batch_table))
     started = time.perf_counter()
     finished: dict[int, tuple[list[tuple[str, int]], str, Any]] = {}
+    received = 0  # bytes the driver got back: part names, counts, and a few sample rows
     try:
         with ctx.progress.bar(f"Scoring on Ray ({len(actors)} actors on {len(layout)} nodes)",
                               total=plan.data.source.rows()) as bar:
             for index, written, node, sample in ActorPool(actors).map_unordered(
                     lambda scorer, piece: scorer.score.remote(piece), todo):
                 finished[index] = (written, node, sample)
+                received += sum(len(name) + 8 for name, _ in written) + len(node) + (
+                    sample.estimated_size() if sample is not None else 0)
                 bar.advance(sum(rows for _, rows in written))
     except ray.exceptions.RayError as error:
         raise Invalid(f"a Ray worker failed: {clean(error)}") from None
@@ -232,4 +235,4 @@ def score_on_ray(plan: ExecutionPlan, out: OutputFolder, ctx: RunContext, regist
         for number, (name, rows) in enumerate(written):
             collector.add_counted(name, rows, sample if number == 0 else None, node)
     return collector.produced(plan, "ray", time.perf_counter() - started,
-                              {"actors": len(actors), "pieces": len(todo)})
+                              {"actors": len(actors), "pieces": len(todo), "driver_bytes": received})

@@ -30,6 +30,7 @@ from workbench.registry.datasets import StagedDataset
 from workbench.registry.models import StagedModel
 from workbench.registry.store import remove
 from workbench.sdk.progress import ProgressReporter, TrackedProgress
+from workbench.sdk.records import Records
 from workbench.sdk.task import Result, RunContext
 
 PENDING = "registered if the run succeeds"
@@ -75,6 +76,7 @@ class Runner:
         with run_scope(self.registry, run_id, tracked) as scratch:
             ctx = RunContext(task.name, self.registry.workspace, scratch, request.seed, tracked, None,
                              frozenset(request.params), run_id=run_id, user=request.user)
+            ctx.records = Records(self.registry)
             staged: list[Path] = []
             try:
                 if plan.model is not None:

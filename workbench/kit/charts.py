@@ -77,6 +77,13 @@ def render_svg(chart: Any) -> str:
     return str(vl_convert.vegalite_to_svg(_spec(chart)))
 
 
+def render_html(chart: Any) -> str:
+    """A standalone HTML page with Vega inlined (opens offline), from an Altair chart or a Vega-Lite dict."""
+    import vl_convert
+
+    return str(vl_convert.vegalite_to_html(_spec(chart), bundle=True))
+
+
 def save_chart(chart: Any, folder: Path, name: str,
                formats: Iterable[str] = ("vl.json", "html", "png", "svg")) -> list[Path]:
     """Write a chart as Vega-Lite JSON, offline HTML (Vega inlined), PNG and SVG."""

@@ -186,6 +186,28 @@ class RobustOneHotEncoder(TransformerMixin, BaseEstimator, auto_wrap_output_keys
                          for name, table in zip(targets, counts, strict=True)]
         return self
 
+    def fit_lazy(self, frame: pl.LazyFrame) -> RobustOneHotEncoder:
+        """The same fit over data larger than memory: the levels of each column counted by polars' streaming
+        engine, one pass per column, never holding more than the counts."""
+        schema = frame.collect_schema()
+        targets = list(self.columns) if self.columns is not None else [
+            name for name, dtype in schema.items() if _is_categorical(dtype)]
+        missing = [name for name in targets if name not in schema]
+        if missing:
+            raise InvalidInput(f"column {missing[0]!r} to encode is not in the data; columns are: {', '.join(schema)}")
+        if not targets:
+            raise InvalidInput("no categorical column found (string, categorical or boolean); "
+                               "name the columns to encode with columns=[...]")
+        rows = int(frame.select(pl.len()).collect(engine="streaming").item())
+        if rows == 0:
+            raise InvalidInput("cannot encode an empty frame; pass data with at least one row")
+        self.feature_names_in_ = np.array(list(schema), dtype=object)
+        self.n_features_in_ = len(schema)
+        self.encoded_ = [self._fit_column(name, frame.group_by(pl.col(name).cast(pl.String).alias("level"))
+                                          .len(name="count").collect(engine="streaming"), rows)
+                         for name in targets]
+        return self
+
     def _fit_column(self, name: str, counts: pl.DataFrame, rows: int) -> EncodedColumn:
         nulls = counts.filter(pl.col("level").is_null())["count"].sum()
         counts = counts.drop_nulls("level").sort(["count", "level"], descending=[True, False])

@@ -20,6 +20,7 @@ from workbench.kit.charts import (
     INK,
     MUTED,
     audience_config,
+    render_html,
     render_png,
     render_svg,
     tailor_spec,
@@ -28,6 +29,7 @@ from workbench.kit.charts import (
 )
 from workbench.kit.huggingface import checked_model, quiet_huggingface
 from workbench.safety import check_folder as check_model_folder
+from workbench.safety import tree_sha256
 from workbench.sdk.hookspecs import HOOK_API_VERSION, Register, hookimpl
 from workbench.sdk.progress import ProgressBar, ProgressReporter
 from workbench.sdk.task import (
@@ -54,8 +56,8 @@ __all__ = [
     "ModelRecord", "NotFound", "ProgressBar", "ProgressReporter", "RecordedRun", "Register", "ReportSection", "Result",
     "RobustOneHotEncoder", "RunContext", "Task", "TaskParams", "UnsafeArtifact", "WorkbenchError", "advanced",
     "audience_config", "check_model_folder", "checked_model", "column", "first_line", "hookimpl", "load_arrays",
-    "load_skops", "quiet_huggingface", "read_table", "render_png", "render_svg", "save_arrays", "save_skops",
-    "setting", "tailor_spec", "text_values", "theme", "themed", "validate_name",
+    "load_skops", "quiet_huggingface", "read_table", "render_html", "render_png", "render_svg", "save_arrays",
+    "save_skops", "setting", "tailor_spec", "text_values", "theme", "themed", "tree_sha256", "validate_name",
 ]
 
 # Imported on first use, so loading a plugin (and `workbench --help`) does not import scikit-learn or SQLAlchemy.

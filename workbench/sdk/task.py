@@ -106,8 +106,9 @@ class RunContext:
     `new_model_dir()` (removed when the run ends), `cache(namespace)` (kept across runs), `state_dir(name)` (a
     folder kept across runs) and `storage_path()` for paths a parameter names.
 
-    For hooks: `run_id`, `user`, and once the run has succeeded `record` (the run as recorded), `datasets` (the
-    registered versions it read and saved) and `outputs` (its folder of tables, charts, metrics and summary).
+    For hooks: `run_id`, `user`, `records` (the run's registry, see `workbench.sdk.records`), and once the run has
+    succeeded `record` (the run as recorded), `datasets` (the registered versions it read and saved) and `outputs`
+    (its folder of tables, charts, metrics and summary).
     """
 
     def __init__(self, task: str, workspace: Workspace, scratch_dir: Path, seed: int = 0,
@@ -121,6 +122,7 @@ class RunContext:
         self.record: RunRecord | None = None
         self.datasets: list[DatasetRecord] = []
         self.outputs: Path | None = None
+        self.records: Any = None  # a `workbench.sdk.records.Records` over the run's registry, set by the runner
         self._workspace = workspace
         self._cache: DiskCache | None = None
 
