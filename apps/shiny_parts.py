@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -44,5 +46,27 @@ def run_choices(task: str) -> dict[str, str]:
 
 @cache
 def recorded_run(run_id: int) -> RecordedRun:
-    """A finished run never changes, so each is read from disk once."""
+    """A finished run's outputs never change, so each is read from disk once."""
     return load_run(registry(), run_id)
+
+
+def fresh_run(run_id: int) -> RecordedRun:
+    """The run's outputs with its record read again (its title, commentary and tags may have changed)."""
+    return replace(recorded_run(run_id), record=registry().runs.get(run_id))
+
+
+def reader(headers: Mapping[str, str]) -> str:
+    """Who is saving a title or commentary: the signing-in proxy's header (WORKBENCH_USER_HEADER) when one is
+    configured, else the operating-system user running the app."""
+    from workbench.errors import Forbidden
+    from workbench.identity import current_user
+    from workbench.settings import setting
+
+    header = setting("WORKBENCH_USER_HEADER")
+    if not header:
+        return current_user()
+    user = headers.get(header.lower(), "").strip()
+    if not user:
+        raise Forbidden(f"sign in first: this app takes who you are from the {header} header, and this request "
+                        "has none")
+    return user[:128]

@@ -1,19 +1,16 @@
-"""The Models and Datasets pages: what the registry holds, with lineage, aliases and downloads."""
+"""The Models, Datasets and Audit pages: what the registry holds, with lineage, aliases and downloads, and who
+cancelled runs, moved aliases or annotated runs."""
 
 from __future__ import annotations
-
-import io
-import zipfile
-from pathlib import Path
 
 import polars as pl
 import streamlit as st
 
 from workbench.errors import WorkbenchError
-from workbench.presentation.reports import metrics_frame
+from workbench.presentation.reports import metrics_frame, zipped
 from workbench.registry import ModelRecord
 from workbench_apps.streamlit_results import show_profile
-from workbench_apps.streamlit_shared import PAGES, registry, table
+from workbench_apps.streamlit_shared import PAGES, registry, signed_in_user, table
 
 
 def models_page() -> None:
@@ -60,7 +57,7 @@ def aliases(record: ModelRecord) -> None:
         alias = st.text_input("Point an alias at this version", placeholder="champion")
         if st.form_submit_button("Set alias") and alias.strip():
             try:
-                registry().models.set_alias(record.ref, alias.strip())
+                registry().models.set_alias(record.ref, alias.strip(), user=signed_in_user())
             except WorkbenchError as error:
                 st.error(str(error))
             else:
@@ -73,17 +70,12 @@ def aliases(record: ModelRecord) -> None:
         with st.form("delete-alias"):
             alias = st.selectbox("Delete an alias", own)
             if st.form_submit_button("Delete alias"):
-                registry().models.delete_alias(record.name, alias)
-                st.rerun()
-
-
-def zipped(folder: Path) -> bytes:
-    """The artifact folder as a zip archive, paths relative to it."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            archive.write(path, path.relative_to(folder).as_posix())
-    return buffer.getvalue()
+                try:
+                    registry().models.delete_alias(record.name, alias, user=signed_in_user())
+                except WorkbenchError as error:
+                    st.error(str(error))
+                else:
+                    st.rerun()
 
 
 def datasets_page() -> None:
@@ -104,3 +96,13 @@ def datasets_page() -> None:
         table(frame.head(200), height=300, key=f"dataset-preview-{ref}")
     with profiled:
         show_profile(frame, record.sha256)
+
+
+def audit_page() -> None:
+    entries = registry().audit.list(limit=1000)
+    if not entries:
+        st.info("Nothing yet: cancelling a run, moving an alias or tagging a run is recorded here, with who did it.")
+        return
+    table(pl.DataFrame([{"when": e.at, "user": e.user, "action": e.action, "target": e.target,
+                         "detail": ", ".join(f"{key}={value}" for key, value in e.detail.items() if value)}
+                        for e in entries]), hide_index=True, key="audit-table")

@@ -9,9 +9,9 @@ import streamlit as st
 
 from workbench.builtin.describe import profile_frame
 from workbench.presentation.numbers import label, number, split_metrics
-from workbench.presentation.reports import metrics_frame
+from workbench.presentation.reports import metrics_frame, zipped
 from workbench.sdk.task import RecordedRun, Task
-from workbench_apps.streamlit_shared import PAGES, table
+from workbench_apps.streamlit_shared import PAGES, table, themed_spec
 
 TILES_PER_ROW = 4
 
@@ -21,15 +21,19 @@ def show_results(run: RecordedRun, task: Task[Any] | None) -> None:
     if run.summary:
         st.markdown(run.summary)
     tiles, rest = split_metrics(run.metrics, task.headline if task else ())
+    units = task.metric_units(run.record.params) if task else {}
     for start in range(0, len(tiles), TILES_PER_ROW):
         shown = list(tiles.items())[start:start + TILES_PER_ROW]
         for column, (name, value) in zip(st.columns(TILES_PER_ROW), shown, strict=False):
-            column.metric(label(name), number(value, name))
+            column.metric(label(name), number(value, name, units.get(name, "")))
     if rest:
         with st.expander(f"All metrics ({len(run.metrics)})"):
             st.dataframe(metrics_frame(rest), width="stretch", hide_index=True)
     for name, spec in run.charts.items():
-        st.vega_lite_chart(own_size(spec), width="content", key=f"chart-{run.record.id}-{name}")
+        st.vega_lite_chart(own_size(themed_spec(spec)), width="content", theme=None,
+                           key=f"chart-{run.record.id}-{name}")
+    st.download_button("Download all outputs (zip)", zipped(run.folder), f"workbench-run-{run.record.id}.zip",
+                       "application/zip", key=f"download-all-{run.record.id}")
     if run.tables:
         for tab, (name, frame) in zip(st.tabs(list(run.tables)), run.tables.items(), strict=True):
             with tab:
@@ -44,8 +48,8 @@ def show_results(run: RecordedRun, task: Task[Any] | None) -> None:
 
 def own_size(spec: dict[str, Any]) -> dict[str, Any]:
     """A spec drawn at the size it was designed for, title and legend included (Streamlit otherwise squashes
-    layered charts into its own width and height)."""
-    return {**spec, "autosize": {"type": "pad"}}
+    layered charts into its own width and height), as SVG (crisp text, readable by assistive tools)."""
+    return {**spec, "autosize": {"type": "pad"}, "usermeta": {"embedOptions": {"renderer": "svg"}}}
 
 
 def csv_bytes(frame: pl.DataFrame) -> bytes:
@@ -74,5 +78,6 @@ def show_profile(frame: pl.DataFrame, sha256: str) -> None:
     table(shown, height=min(420, 38 + 35 * shown.height), hide_index=True, key=f"profile-{sha256[:12]}",
           column_order=["column", "shape", "dtype", "nulls", "null_share", "distinct", "top_values", "mean", "std",
                         "min", "median", "max"],
-          columns={"shape": st.column_config.BarChartColumn("shape", help="Histogram, or counts of the top values"),
+          columns={"shape": st.column_config.BarChartColumn("shape", y_min=0,
+                                                            help="Histogram, or counts of the top values"),
                    "null_share": st.column_config.NumberColumn("null share", format="percent")})

@@ -18,10 +18,15 @@ from workbench.registry import DatasetRecord
 from workbench.sdk.task import Task
 from workbench_apps.streamlit_form import initial, param_inputs
 from workbench_apps.streamlit_results import show_profile
-from workbench_apps.streamlit_shared import KEEP, open_run, registry, table, task_catalog
+from workbench_apps.streamlit_shared import KEEP, open_run, registry, signed_in_user, table, task_catalog
 
 UPLOAD, REGISTERED = "Upload a file", "A registered dataset"
 FIT, APPLY = "Fit a new model", "Apply a registered model"
+ENCODINGS = ["utf-8", "windows-1252", "latin-1", "utf-16"]
+# Advice in errors that names a command-line option, and the field on this page that does the same.
+CLI_ADVICE = {"pass --encoding with the file's encoding": "choose the file's encoding in 'Text encoding of uploads'",
+              "pass --encoding": "choose the file's encoding in 'Text encoding of uploads'",
+              ", or --delimiter": ", or save it with commas"}
 
 
 def page() -> None:
@@ -40,7 +45,7 @@ def page() -> None:
     st.caption(task.summary)
     model_ref, defaults = choose_model(task)
     with st.container(border=True):  # not a form: every value is kept as soon as it is set
-        values = param_inputs(task, frame, defaults)
+        values = param_inputs(task, frame, defaults, applying=model_ref is not None)
         register = None
         if task.applies_models and model_ref is None:
             key = f"{KEEP}register-{name}"
@@ -58,6 +63,9 @@ def choose_data() -> tuple[pl.DataFrame, DatasetRecord] | None:
     if source == UPLOAD:
         st.text_input("Register uploads as", key=f"{KEEP}upload-name", placeholder="the file's name",
                       help="The dataset name for the next upload.")
+        st.selectbox("Text encoding of uploads", ENCODINGS, key=f"{KEEP}upload-encoding",
+                     help="How a CSV or JSON file's characters are written; most are utf-8, older Excel exports "
+                     "often windows-1252.")
         st.file_uploader("CSV, TSV, Parquet or JSON", type=["csv", "tsv", "txt", "parquet", "json", "jsonl"],
                          key="upload", on_change=register_upload)
         if "upload-error" in st.session_state:
@@ -93,10 +101,13 @@ def register_upload() -> None:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / safe
             path.write_bytes(upload.getvalue())
-            frame = read_table(path)
+            frame = read_table(path, encoding=st.session_state.get(f"{KEEP}upload-encoding") or "utf-8")
         record = registry().datasets.add(name, frame, source=f"upload:{safe}")
     except WorkbenchError as error:
-        st.session_state["upload-error"] = f"{safe} was not registered: {first_line(error).replace(str(path), safe)}"
+        message = first_line(error).replace(str(path), safe)
+        for cli, field in CLI_ADVICE.items():
+            message = message.replace(cli, field)
+        st.session_state["upload-error"] = f"{safe} was not registered: {message}"
         return
     st.session_state[f"{KEEP}dataset-ref"] = record.ref
     st.session_state[f"{KEEP}data-source"] = REGISTERED
@@ -128,7 +139,8 @@ def choose_model(task: Task[Any]) -> tuple[str | None, dict[str, Any]]:
 def start(task: Task[Any], frame: pl.DataFrame, record: DatasetRecord, values: dict[str, Any], model_ref: str | None,
           register: str | None, seed: int) -> None:
     """Queue the run (everything is checked first) and open it; a refusal is shown right here, in full."""
-    request = RunRequest(task, record.ref, params=values, model=model_ref, register=register, seed=seed)
+    request = RunRequest(task, record.ref, params=values, model=model_ref, register=register, seed=seed,
+                         user=signed_in_user())
     try:
         run_id = submit(request, registry())
     except WorkbenchError as error:

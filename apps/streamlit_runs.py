@@ -1,4 +1,5 @@
-"""The Runs page: every run, and one run in full: live progress and Cancel, or its results, report and re-run."""
+"""The Runs page: every run, searched and filtered like MLflow's (all filters live in the address), with the
+columns you choose; selecting one opens it (`streamlit_run_detail`)."""
 
 from __future__ import annotations
 
@@ -8,27 +9,22 @@ import polars as pl
 import streamlit as st
 
 from workbench.errors import WorkbenchError
-from workbench.presentation.numbers import duration
-from workbench.presentation.reports import load_run
+from workbench.presentation.numbers import duration, label
+from workbench.presentation.run_search import EXAMPLE, dataset_of, search_runs, searchable_columns, value_of
 from workbench.registry import RunRecord
-from workbench.registry.records import FINAL_STATUSES
-from workbench_apps.streamlit_form import widget_values
-from workbench_apps.streamlit_results import show_results
-from workbench_apps.streamlit_shared import KEEP, PAGES, registry, report_url, table, task_catalog
+from workbench_apps.streamlit_run_detail import STATUS_ICONS, show_run
+from workbench_apps.streamlit_shared import registry, table
 
 ALL = "(all)"
-STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/play_circle:",
-                "succeeded": ":material/check_circle:", "failed": ":material/error:", "cancelled": ":material/cancel:",
-                "interrupted": ":material/warning:"}
-ENDINGS = {"failed": "Failed", "cancelled": "Cancelled on request; nothing was registered",
-           "interrupted": "Interrupted: its process ended before the run finished; nothing was registered"}
+FILTERS = ("task", "status", "user", "dataset")  # choices, each kept in the address under its name
+LISTED = 2000
 
 
 def page() -> None:
     chosen = st.query_params.get("run")
     if chosen and chosen.isdigit():
         if st.button("← All runs"):
-            st.query_params.clear()
+            del st.query_params["run"]
             st.rerun()
         show_run(int(chosen))
         return
@@ -36,18 +32,35 @@ def page() -> None:
 
 
 def runs_list() -> None:
-    left, right = st.columns(2)
-    task = left.selectbox("Task", [ALL, *sorted(task_catalog())], key=f"{KEEP}runs-task")
-    status = right.selectbox("Status", [ALL, *STATUS_ICONS], key=f"{KEEP}runs-status")
-    records = registry().runs.list(None if task == ALL else task, None if status == ALL else status, limit=500)
-    if not records:
+    every = registry().runs.list(limit=LISTED)
+    if not every:
         st.info("No runs recorded yet.")
         return
-    frame = pl.DataFrame([{"run": r.id, "task": r.task, "status": r.status,
-                           "inputs": ", ".join(r.inputs), "started": r.started_at,
-                           "duration": duration(r.duration_s), "models": ", ".join(r.outputs.get("models", [])),
-                           "error": r.error or ""} for r in records])
-    st.caption("Select a run to open it.")
+    options = {"task": sorted({r.task for r in every}), "status": list(STATUS_ICONS),
+               "user": sorted({r.user for r in every if r.user}), "dataset": sorted({dataset_of(r) for r in every})}
+    chosen = {name: _address_choice(name, options[name], column)
+              for name, column in zip(FILTERS, st.columns(len(FILTERS)), strict=True)}
+    search = st.text_input("Search", value=st.query_params.get("q", ""), placeholder=EXAMPLE, key="runs-search",
+                           help="Conditions on metrics, params and tags (`=`, `!=`, `<`, `<=`, `>`, `>=`), "
+                                "joined by `and`.").strip()
+    _to_address("q", search)
+    runs = [run for run in every if all(chosen[name] in (None, _field(run, name)) for name in FILTERS)]
+    try:
+        runs = search_runs(runs, search)
+    except WorkbenchError as error:
+        st.error(str(error))
+        return
+    available = searchable_columns(runs)
+    wanted = [name for name in st.query_params.get("columns", "").split(",") if name in available]
+    columns = st.multiselect("Columns", available, default=wanted, key="runs-columns", format_func=_column_label,
+                             help="Parameters and metrics to show for each run.")
+    _to_address("columns", ",".join(columns))
+    if not runs:
+        st.info("No run matches these filters.")
+        return
+    frame = runs_frame(runs, columns)
+    st.caption(f"{len(runs):,} runs{' (the newest ' + f'{LISTED:,})' if len(every) == LISTED else ''}. "
+               "Select a run to open it.")
     picked = table(frame, key="runs-table", on_select="rerun", selection_mode="single-row", hide_index=True)
     rows = picked.selection.rows if picked is not None else []
     if rows:
@@ -55,98 +68,43 @@ def runs_list() -> None:
         st.rerun()
 
 
-def show_run(run_id: int) -> None:
-    try:
-        record = registry().runs.get(run_id)
-    except WorkbenchError as error:
-        st.error(str(error))
-        return
-    st.subheader(f"Run #{record.id}: {record.task}")
-    if record.status not in FINAL_STATUSES:
-        live(run_id)
-        return
-    status_line(record)
-    actions(record)
-    if record.status != "succeeded":
-        message = ENDINGS.get(record.status, record.status)
-        if record.status == "failed" and record.error:
-            message += f": {record.error}"
-        st.error(message)
-        return
-    try:
-        recorded = load_run(registry(), run_id)
-    except WorkbenchError as error:
-        st.error(str(error))
-        return
-    show_results(recorded, task_catalog().get(record.task))
+def runs_frame(runs: list[RunRecord], columns: list[str]) -> pl.DataFrame:
+    """One row per run: who ran what on which data, the chosen parameter and metric columns, tags and note."""
+    rows = []
+    for run in runs:
+        row: dict[str, Any] = {"run": run.id, "task": run.task, "status": run.status, "user": run.user or "",
+                               "inputs": ", ".join(run.inputs)}
+        for column in columns:
+            kind, name = column.split(".", 1)
+            row[_column_label(column)] = value_of(run, kind, name)
+        row.update({"tags": ", ".join(f"{key}={value}" for key, value in run.tags.items()), "note": run.note or "",
+                    "started": run.started_at, "duration": duration(run.duration_s),
+                    "models": ", ".join(run.outputs.get("models", [])), "error": run.error or ""})
+        rows.append(row)
+    return pl.DataFrame(rows, infer_schema_length=None)
 
 
-@st.fragment(run_every=1.0)
-def live(run_id: int) -> None:
-    """Progress of a queued or running run, refreshed every second; the page reloads when it ends."""
-    record = registry().runs.get(run_id)
-    if record.status in FINAL_STATUSES:
-        st.rerun()
-    status_line(record)
-    progress = record.progress or {}
-    if record.status == "queued":
-        st.info("Queued: it starts when the runs before it have finished.")
-    else:
-        done, total = progress.get("done") or 0, progress.get("total")
-        share = min(done / total, 1.0) if total else 0.0
-        step = progress.get("step") or "starting"
-        count = f"{done:,} of {total:,}" if total else f"{done:,}"
-        st.progress(share, text=f"{step}: {count}" + (f" ({progress['note']})" if progress.get("note") else ""))
-        elapsed = progress.get("elapsed")
-        eta = progress.get("eta")
-        st.caption(" · ".join(part for part in (
-            f"elapsed {duration(elapsed)}" if elapsed is not None else "",
-            f"about {duration(eta)} left in this step" if eta is not None else "",
-            f"steps done: {', '.join(progress.get('steps_done', []))}" if progress.get("steps_done") else "")
-            if part))
-    if record.cancel_requested:
-        st.warning("Cancelling…")
-    elif st.button("Cancel", key=f"cancel-{run_id}", type="secondary"):
-        registry().runs.request_cancel(run_id)
-        st.rerun()
+def _column_label(column: str) -> str:
+    kind, name = column.split(".", 1)
+    return f"{label(name)} ({'param' if kind == 'params' else 'metric'})"
 
 
-def status_line(record: RunRecord) -> None:
-    started = f" · started {record.started_at:%Y-%m-%d %H:%M:%S}" if record.started_at else ""
-    took = f" · took {duration(record.duration_s)}" if record.duration_s else ""
-    st.caption(f"{STATUS_ICONS.get(record.status, '')} **{record.status}** · inputs: {', '.join(record.inputs)} · "
-               f"seed {record.seed}{started}{took}")
+def _field(run: RunRecord, name: str) -> str | None:
+    return {"task": run.task, "status": run.status, "user": run.user, "dataset": dataset_of(run)}[name]
 
 
-def actions(record: RunRecord) -> None:
-    """Re-run (the form filled with this run's values, editable) and the report link."""
-    left, right = st.columns([2, 3])
-    if record.request and left.button("Run again with these settings", key=f"rerun-{record.id}"):
-        prefill(record)
-        st.switch_page(PAGES["run"])
-    if record.status == "succeeded":
-        right.markdown(f"[Open the report of run #{record.id}]({report_url(record.id)})")
+def _address_choice(name: str, options: list[str], where: Any) -> str | None:
+    """A filter whose choice is read from and written to the address (so a filtered list can be shared)."""
+    wanted = st.query_params.get(name)
+    choices = [ALL, *options]
+    picked = where.selectbox(name.capitalize(), choices, index=choices.index(wanted) if wanted in choices else 0,
+                             key=f"runs-{name}")
+    _to_address(name, "" if picked == ALL else picked)
+    return None if picked == ALL else str(picked)
 
 
-def prefill(record: RunRecord) -> None:
-    """Put a past run's data, task, parameters, model and seed into the Run page's form."""
-    asked: dict[str, Any] = record.request
-    task = task_catalog().get(record.task)
-    # The dataset it was queued with, or (a CLI run) the version it registered when it succeeded.
-    dataset = asked.get("dataset") or (record.inputs[0] if record.status == "succeeded" and record.inputs else None)
-    if task is None or dataset is None:
-        return
-    state = st.session_state
-    state[f"{KEEP}data-source"] = "A registered dataset"
-    state[f"{KEEP}dataset-ref"] = dataset
-    state[f"{KEEP}task"] = record.task
-    if task.applies_models:
-        state[f"{KEEP}mode-{record.task}"] = "Apply a registered model" if asked.get("model") else "Fit a new model"
-        if asked.get("model"):
-            state[f"{KEEP}model-{record.task}"] = asked["model"]
-        else:
-            state[f"{KEEP}register-{record.task}"] = asked.get("register") or ""
-    state[f"{KEEP}seed"] = int(asked.get("seed", 0))
-    params = record.params if not asked.get("model") else {**asked.get("params", {})}
-    for key, value in widget_values(task, params).items():
-        state[key] = value
+def _to_address(name: str, value: str) -> None:
+    if value:
+        st.query_params[name] = value
+    elif name in st.query_params:
+        del st.query_params[name]

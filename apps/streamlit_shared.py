@@ -1,4 +1,5 @@
-"""What every dashboard page shares: the registry, the tasks, page links, kept form state, number formats."""
+"""What every dashboard page shares: the registry, the tasks, who is signed in, page links, kept form state, number
+formats and charts that follow the light or dark theme."""
 
 from __future__ import annotations
 
@@ -45,10 +46,72 @@ def keep_widget_state() -> None:
             st.session_state[key] = st.session_state[key]
 
 
+def signed_in_user() -> str:
+    """Who is using the dashboard: the header a signing-in proxy sets (WORKBENCH_USER_HEADER), else the user
+    Streamlit's own sign-in (`st.login`, OIDC in secrets.toml) knows, else the operating-system user running it (a
+    dashboard for one person). A configured sign-in that has not happened stops the page."""
+    from workbench.identity import current_user
+    from workbench.settings import setting
+
+    header = setting("WORKBENCH_USER_HEADER")
+    if header:
+        user = st.context.headers.get(header, "").strip()
+        if not user:
+            st.error(f"Sign in first: this dashboard takes who you are from the {header} header that its "
+                     "signing-in proxy sets, and this request has none.")
+            st.stop()
+        return str(user[:128])
+    if _oidc_configured():
+        if not st.user.is_logged_in:
+            st.button("Log in", on_click=st.login, type="primary")
+            st.stop()
+        return str(st.user.get("email") or st.user.get("name") or "unknown")
+    return current_user()
+
+
+def _oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError, AttributeError):
+        return False
+    except Exception:  # noqa: BLE001 - no secrets file at all (Streamlit raises its own error type)
+        return False
+
+
 def report_url(run_id: int, audience: str = "general") -> str:
-    """The report app's address for one run and audience (WORKBENCH_REPORTS_URL, else the default port)."""
-    base = os.environ.get("WORKBENCH_REPORTS_URL", REPORTS_URL).rstrip("/")
-    return f"{base}/?{urlencode({'run': run_id, 'audience': audience})}"
+    """The report app's address for one run and audience: WORKBENCH_REPORTS_URL, else the report app running on
+    this workspace (it leaves its address there when it starts), else the default port."""
+    from workbench.settings import setting
+
+    base = setting("WORKBENCH_REPORTS_URL") or running_reports_app() or REPORTS_URL
+    return f"{base.rstrip('/')}/?{urlencode({'run': run_id, 'audience': audience})}"
+
+
+def running_reports_app() -> str | None:
+    """The address `workbench app shiny` left in the workspace, if its process is still alive."""
+    import json
+
+    from workbench.registry.runs import process_alive
+
+    path = registry().workspace.reports_app_file
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return str(found["url"]) if process_alive(int(found.get("pid", 0)), found.get("host")) else None
+
+
+def dark_theme() -> bool:
+    """Whether the page is drawn in Streamlit's dark theme."""
+    theme = getattr(st.context, "theme", None)
+    return getattr(theme, "type", None) == "dark"
+
+
+def themed_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A chart drawn for the page's theme: in the dark, light text and lines on a transparent background."""
+    from workbench.kit.charts import for_dark_background
+
+    return for_dark_background(spec) if dark_theme() else spec
 
 
 def open_run(run_id: int) -> None:

@@ -260,6 +260,7 @@ class RegisterAnother:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")
 def test_8_ray_actors_score_with_the_version_the_run_recorded(encoder, tmp_path):
     parts = write_parts(pl.concat([pl.read_csv(DATASETS / "colors_inference.csv")] * 20), tmp_path / "in", 3)
     plugins.register_plugin(RegisterAnother(encoder), "teammate")

@@ -13,14 +13,15 @@ def test_describe_prints_a_profile_writes_outputs_and_records_the_run(home, tmp_
                      home=home)
     assert result.returncode == 0, result.stderr
     assert "3,000 rows x 15 columns" in result.stdout and "run #1 recorded" in result.stdout
-    assert {p.name for p in out.iterdir()} == {"_SUCCESS", "profile.csv", "metrics.json", "missing.vl.json",
-                                              "missing.html", "missing.png", "missing.svg", "summary.md"}
+    charts = {f"{name}.{kind}" for name in ("missing", "distribution") for kind in ("vl.json", "html", "png", "svg")}
+    assert {p.name for p in out.iterdir()} == {"_SUCCESS", "profile.csv", "distribution.csv", "metrics.json",
+                                              "summary.md", *charts}
     assert (out / "missing.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "metrics.json").read_text())["rows"] == 3000
     assert "cdn" not in (out / "missing.html").read_text().lower()
     run = Registry.open().runs.get(1)
     assert run.status == "succeeded" and run.inputs == ["adult_train@1"]
-    assert run.outputs["tables"] == {"profile": [15, 11]}
+    assert run.outputs["tables"]["profile"] == [15, 11]
     listing = run_cli("runs", "list", home=home)
     assert "describe" in listing.stdout and "succeeded" in listing.stdout
 

@@ -53,7 +53,7 @@ def test_detach_queues_the_run_and_a_worker_process_finishes_it(home, tmp_path):
         assert time.monotonic() < deadline
         time.sleep(0.5)
     record = Registry.open().runs.get(1)
-    assert record.status == "succeeded" and record.outputs["tables"] == {"profile": [15, 11]}
+    assert record.status == "succeeded" and record.outputs["tables"]["profile"] == [15, 11]
     assert (home / "worker.log").exists()
 
 

@@ -48,6 +48,7 @@ def test_the_wheel_installs_with_the_core_only_and_says_what_each_plugin_needs(w
     outside.mkdir()
     home = tmp_path / "home"
     environ = {key: value for key, value in os.environ.items() if not key.startswith(("WORKBENCH_", "PYTHON"))}
+    environ["COLUMNS"] = "200"  # tables drawn wide enough to hold every name
     environ.update(WORKBENCH_HOME=str(home), HF_HUB_OFFLINE="1")
 
     def workbench_cli(*args: str) -> subprocess.CompletedProcess:

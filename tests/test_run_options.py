@@ -14,7 +14,11 @@ from workbench.execution.plan import HONOURED, Mode
 from workbench.registry import Registry
 from workbench.sdk import WorkbenchError, hookimpl
 
-MODES = ("in memory", "out of core", "streamed", "ray", "queued")
+RAY_FIT = "fitted with Ray workers"
+MODES = ("in memory", "out of core", "streamed", "ray", RAY_FIT, "queued")
+# Runs that start Ray share one xdist worker (two Ray instances starting at once on two cores time out).
+MODE_CASES = [pytest.param(mode, marks=pytest.mark.xdist_group("ray")) if "ray" in mode.lower() else mode
+              for mode in MODES]
 # The combinations refused, and what their one line says; every other one is honoured.
 REFUSED = {
     ("in memory", "batch-rows"): "--batch-rows", ("out of core", "batch-rows"): "--batch-rows",
@@ -24,6 +28,7 @@ REFUSED = {
     ("out of core", "model"): "does not apply registered models",
     ("out of core", "register"): "task 'describe' fits none",
     ("streamed", "register"): "a run with --model fits none", ("ray", "register"): "a run with --model fits none",
+    (RAY_FIT, "batch-rows"): "--batch-rows", (RAY_FIT, "model"): "pass --out",
 }
 
 
@@ -38,10 +43,13 @@ def world(tmp_path_factory):
     for index in range(3):
         (folder / "parts" / f"part-{index}.csv").write_bytes(
             frame.slice(index * 20, 20).write_csv(separator=";").encode("latin-1"))
+    scores = frame.with_columns(score=(pl.col("numerical_1") * 2 + pl.int_range(pl.len()) % 3).cast(pl.Float64))
+    (folder / "scores.csv").write_bytes(scores.write_csv(separator=";").encode("latin-1"))
     home = folder / "home"
     fit = invoke("run", "onehot", "--data", str(DATASETS / "colors_train.csv"), "--register", "enc", home=home)
     assert fit.returncode == 0, fit.stderr
-    return {"home": home, "small": str(folder / "small.csv"), "parts": str(folder / "parts")}
+    return {"home": home, "small": str(folder / "small.csv"), "parts": str(folder / "parts"),
+            "scores": str(folder / "scores.csv")}
 
 
 def base(mode: str, world: dict, out: Path) -> list[str]:
@@ -53,12 +61,19 @@ def base(mode: str, world: dict, out: Path) -> list[str]:
         "streamed": ["run", "onehot", "--data", world["parts"], "--model", "enc", "--stream", "--out", str(out), *csv],
         "ray": ["run", "onehot", "--data", world["parts"], "--model", "enc", "--executor", "ray", "--out", str(out),
                 *csv],
+        RAY_FIT: ["run", "feature-selection", "--data", world["scores"], "-p", "target=score", "-p", "trials=10",
+                  "-p", "folds=2", "--executor", "ray", *csv],
         "queued": ["run", "onehot", "--data", world["small"], "--detach", *csv],
     }[mode]
 
 
+def table_of(mode: str) -> str:
+    """The table a run in `mode` makes (what --save and --out name)."""
+    return {"out of core": "profile", RAY_FIT: "comparison"}.get(mode, "encoded")
+
+
 def option_args(option: str, mode: str, out: Path) -> list[str]:
-    table = "profile" if mode == "out of core" else "encoded"
+    table = table_of(mode)
     return {"model": ["--model", "enc"], "register": ["--register", "fitted"], "save": ["--save", f"{table}=saved"],
             "out": ["--out", str(out)], "overwrite": ["--out", str(out), "--overwrite"],
             "format": ["--out", str(out), "--format", "csv"],
@@ -84,7 +99,7 @@ def check_effect(option: str, mode: str, registry: Registry, out: Path) -> None:
     """What the option did, read back from the run and the registry."""
     run = registry.runs.list(limit=1)[0]
     assert run.status == "succeeded", run.error
-    table = "profile" if mode == "out of core" else "encoded"
+    table = table_of(mode)
     if option == "model":
         assert run.inputs[-1] == "enc@1"
     elif option == "register":
@@ -100,18 +115,18 @@ def check_effect(option: str, mode: str, registry: Registry, out: Path) -> None:
         assert run.inputs[0].startswith("given@")
     elif option in ("encoding", "delimiter"):
         read = registry.datasets.load(run.inputs[0])
-        assert read.width == 3 and "négre" in read["color_1_"].to_list()
+        assert read.width == (4 if mode == RAY_FIT else 3) and "négre" in read["color_1_"].to_list()
     elif option == "batch-rows":
         assert run.outputs["metrics"]["batch_rows"] == 7 and run.outputs["metrics"]["parts"] >= 9
     elif option == "ray-address":
-        assert run.outputs["metrics"]["executor"] == "ray"
+        assert run.outputs["mode"] == RAY_FIT if mode == RAY_FIT else run.outputs["metrics"]["executor"] == "ray"
     elif option == "detach":
         assert run.request["detach"] is True and run.pid is not None  # queued with its request, run by a worker
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("option", sorted(HONOURED))
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", MODE_CASES)
 def test_every_option_in_every_mode_is_honoured_or_refused(world, tmp_path, mode, option):
     out = tmp_path / "out"
     added = option_args(option, mode, out)
@@ -168,7 +183,7 @@ class Recorder:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", MODE_CASES)
 def test_every_mode_fires_the_same_hooks_in_the_same_order(world, tmp_path, mode):
     from workbench import plugins
 

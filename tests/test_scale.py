@@ -130,25 +130,50 @@ def two_node_cluster():
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     cluster.add_node(num_cpus=1)
     cluster.wait_for_nodes()
-    ray.init(address=cluster.address, log_to_driver=False)
-    yield cluster
-    ray.shutdown()
+    yield cluster  # runs on it are driven by `workbench` processes of their own, as a user would
     cluster.shutdown()
 
 
+def on_cluster(home: Path, *args: str, address: str) -> dict:
+    """`workbench run ARGS --executor ray --ray-address ADDRESS` in a fresh process; the run it recorded."""
+    done = run_cli("run", *args, "--executor", "ray", "--ray-address", address, home=home)
+    assert done.returncode == 0, done.stderr
+    return Registry.open(home=home).runs.list(limit=1)[0].outputs
+
+
 @pytest.mark.slow
+@pytest.mark.xdist_group("ray")
 @pytest.mark.parametrize("task", sorted(TASKS))
 def test_ray_apply_on_two_nodes_equals_the_in_memory_apply(fitted, two_node_cluster, tmp_path, task):
     registry, inputs = fitted
     expected = in_memory(registry, task, inputs[task])
-    got, metrics = streamed(registry, task, inputs[task], tmp_path / "out", "ray", two_node_cluster.address)
+    out = tmp_path / "out"
+    params = [arg for name, value in APPLY_PARAMS.get(task, {}).items() for arg in ("-p", f"{name}={value}")]
+    outputs = on_cluster(registry.home, task, "--data", str(inputs[task]), "--model", f"m-{task}", "--out", str(out),
+                         "--batch-rows", str(TASKS[task][3]), *params, address=two_node_cluster.address)
+    metrics = outputs["metrics"]
+    got = pl.read_parquet(sorted((out / registry_task(task).batch_table).glob("part-*.parquet")))
     assert metrics["executor"] == "ray" and metrics["rows"] == expected.height
     assert_same(got, expected, task)
     if task == "onehot":  # 16 row groups: both nodes score, neither more than 65% of the rows
         assert metrics["nodes"] == 2 and metrics["pieces"] >= 8, metrics
         assert max(metrics["rows_per_node"].values()) <= 0.65 * metrics["rows"], metrics
-    written = registry.runs.list(limit=1)[0].outputs
-    assert written["rows_per_node"] == metrics["rows_per_node"] and len(written["parts"]) == metrics["parts"]
+    assert len(outputs["parts"]) == metrics["parts"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("ray")
+def test_featsel_spreads_its_trials_over_ray_workers_on_two_nodes(home, two_node_cluster):
+    outputs = on_cluster(home, "feature-selection", "--data", str(DATASETS / "mobile_price_sample.csv"),
+                         "-p", "target=price_range", "-p", "trials=40", "--register", "mobile-features",
+                         address=two_node_cluster.address)
+    metrics = outputs["metrics"]
+    assert metrics["workers"] == 2  # one per CPU of the cluster
+    assert metrics["trials"] == 40  # counted across the workers, in the study the Ray actor held
+    assert outputs["mode"] == "fitted with Ray workers" and outputs["models"]
+    registry = Registry.open(home=home)
+    summary = registry.run_dir(registry.runs.list(limit=1)[0].id) / "summary.md"
+    assert "2 Ray workers shared the trials" in summary.read_text()
 
 
 def test_describe_out_of_core_matches_the_in_memory_profile(home, tmp_path):

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import tempfile
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -60,6 +61,7 @@ def test_a_describe_run_shows_its_metrics_section_and_table(page: Page, describe
     expect(metrics).to_contain_text("Null cells")
     expect(page.locator("#task-sections")).to_contain_text("Data quality")
     expect(page.locator("#task-sections")).to_contain_text("have missing values; `workclass`".replace("`", ""))
+    controller.InputRadioButtons(page, "audience").set("professional")  # the output tables are for professionals
     profile = page.locator("[data-table=profile] table")
     expect(profile.locator("tbody tr")).to_have_count(15)
     expect(profile).to_contain_text("native_country")
@@ -135,6 +137,7 @@ def test_the_address_opens_a_run_for_an_audience_and_follows_the_choices(page: P
     controller.InputRadioButtons(page, "audience").set("general")
     expect(charts.first).to_have_attribute("data-chart", "general")
     expect(page).to_have_url(re.compile(rf"run={chart_run}&audience=general"))
+    controller.InputRadioButtons(page, "audience").set("professional")
     expect(page.locator("#details")).to_contain_text("Parameters")
     page.locator("#details").get_by_text("Parameters").click()
     expect(page.locator("#details")).to_contain_text("°C")  # units as written, not \\u00b0C
@@ -148,3 +151,64 @@ def test_a_run_that_finishes_later_is_listed_without_a_reload(page: Page, descri
                      registry=Registry.open(home=HOME)).run_id
     expect(page.locator(f"#run option[value='{later}']")).to_have_count(1, timeout=30_000)
     assert page.locator("#run option").count() == before + 1
+
+
+def test_audiences_change_the_words_and_the_detail_not_only_the_colours(page: Page, describe_run, app):
+    page.goto(f"{app.url}?run={describe_run}&audience=decision-maker")
+    expect(page.locator("#opening")).to_contain_text("What to decide", timeout=60_000)
+    expect(page.locator("#executive")).to_contain_text("3,000 rows x 15 columns")
+    expect(page.locator("#charts .chart")).to_have_count(1)
+    expect(page.locator("[data-table]")).to_have_count(0)
+    expect(page.locator("#task-sections")).to_have_count(0)
+    controller.InputRadioButtons(page, "audience").set("professional")
+    expect(page.locator("#opening")).to_contain_text("The full record")
+    expect(page.locator("[data-table=profile] table")).to_be_visible()
+    expect(page.locator("#details")).to_contain_text("Parameters")
+    expect(page.locator("#charts .chart")).to_have_count(2)
+
+
+def test_all_outputs_download_as_one_zip(page: Page, describe_run, app, tmp_path):
+    page.goto(f"{app.url}?run={describe_run}")
+    expect(page.locator("#report h2")).to_be_visible(timeout=60_000)
+    with page.expect_download() as download:
+        controller.DownloadButton(page, "download_all").click()
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    assert path.name == f"workbench-run-{describe_run}.zip"
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+    assert {"metrics.json", "summary.md", "profile.parquet", "distribution.parquet", "missing.vl.json"} <= names
+
+
+def test_a_title_and_commentary_are_saved_with_the_report_and_lead_it(page: Page, app, tmp_path):
+    registry = Registry.open(home=HOME)
+    run_id = run_task("describe", pl.read_csv(DATASETS / "adult_test.csv"), "adult-holdout", registry=registry).run_id
+    page.goto(f"{app.url}?run={run_id}&audience=decision-maker")
+    expect(page.locator("#report h2")).to_have_text(f"Run #{run_id}: describe", timeout=60_000)
+    controller.InputText(page, "title").set("Hold-out data: fit to use?")
+    controller.InputTextArea(page, "commentary").set("Yes, once **workclass** gaps are filled. <b>not bold</b>")
+    controller.InputActionButton(page, "save").click()
+    expect(page.locator("#report h2")).to_have_text("Hold-out data: fit to use?", timeout=30_000)
+    executive = page.locator("#executive")
+    expect(executive.locator("strong").first).to_have_text("workclass")  # the commentary first
+    expect(executive).to_contain_text("<b>not bold</b>")  # shown as typed, never as HTML
+    record = registry.runs.get(run_id)
+    assert record.tags == {"report.title": "Hold-out data: fit to use?",
+                           "report.commentary": "Yes, once **workclass** gaps are filled. <b>not bold</b>"}
+    assert registry.audit.list(target=f"run #{run_id}")[0].action == "annotate"
+    with page.expect_download() as download:
+        controller.DownloadButton(page, "download").click()
+    saved = tmp_path / "report.html"
+    download.value.save_as(saved)
+    text = saved.read_text()
+    assert "<h1>Hold-out data: fit to use?</h1>" in text and "&lt;b&gt;not bold&lt;/b&gt;" in text
+    assert text.index("Executive summary") < text.index("Chart:")
+
+
+def test_a_task_first_run_after_the_app_started_joins_the_filter(page: Page, describe_run, app):
+    page.goto(app.url)
+    expect(page.locator("#report h2")).to_be_visible(timeout=60_000)
+    expect(page.locator("#task option[value=uplift]")).to_have_count(0)
+    run_task("uplift", pl.read_csv(DATASETS / "campaign_sample.csv"), "campaign", registry=Registry.open(home=HOME),
+             params={"treatment": "treatment", "outcome": "outcome", "control": "control", "bootstrap": 50})
+    expect(page.locator("#task option[value=uplift]")).to_have_count(1, timeout=30_000)

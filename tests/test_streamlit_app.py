@@ -36,7 +36,10 @@ def app(home) -> AppTest:
 
 
 def labels(test: AppTest) -> set[str]:
-    return {widget.label.split(" (")[0].removesuffix(" *") for kind in WIDGETS for widget in getattr(test, kind)}
+    """The labels of the form's widgets, and of its tables (a mapping is a table of keys and values)."""
+    tables = [text.value.strip("*") for text in test.markdown if text.value.startswith("**")]
+    return {label.split(" (")[0].removesuffix(" *").strip()
+            for label in [*tables, *(widget.label for kind in WIDGETS for widget in getattr(test, kind))]}
 
 
 @pytest.mark.parametrize("task_name", sorted(plugins.tasks()))
@@ -210,7 +213,11 @@ def test_a_past_run_reopens_links_its_report_and_the_leaderboard_promotes(server
 
     page.get_by_role("link", name="Compare").click()
     expect(page.get_by_text("3 runs of fewshot on clickbait")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("best first by Accuracy (higher is better) — the task's headline metric")).to_be_visible()
     expect(page.get_by_text(f"Best: run #{best}")).to_be_visible()
+    expect(page.locator('[data-testid="stDataFrame"]').first).to_contain_text("shots")  # the parameter that differs
+    expect(page).to_have_url(re.compile(r"/compare\?task=fewshot&dataset=clickbait&metric=accuracy$"))
+    expect(page.locator(".vega-embed svg")).to_be_visible()  # the metric across runs
     shot(page, "dashboard-compare.png", tmp_path)
     choose(page, "Run", f"run #{best}")
     page.get_by_role("button", name="Promote").click()

@@ -4,12 +4,14 @@
 import numpy as np
 import polars as pl
 import pytest
+from conftest import run_cli
 
 from workbench.errors import WorkbenchError
 from workbench.registry import Registry
 from workbench.testing import run_task
 from workbench_uplift import allocation as alloc
 from workbench_uplift.evaluation import auuc, qini_auc_score, qini_coefficient, uplift_at_k, uplift_auc_score
+from workbench_uplift.sampled import sample_size
 from workbench_uplift.synthetic import campaign
 
 COSTS = {"discount": 0.1, "email": 0.2, "offer": 0.3}
@@ -101,7 +103,7 @@ def test_effects_track_the_truth_and_the_allocation_beats_random_on_held_out_row
     for arm in COSTS:
         assert metrics[f"{arm}_cate_correlation"] > 0.8, metrics
         assert metrics[f"{arm}_qini"] > 0 and metrics[f"{arm}_uplift_at_30"] > 0
-    assert metrics["cost"] <= 300.0 + 1e-9 and metrics["intervals_valid"]
+    assert metrics["spend"] <= 300.0 + 1e-9 and metrics["intervals_valid"]
     table = outcome.result.tables["policy_value"]
     assert table["policy"].to_list() == ["optimised allocation", "best single arm", "random targeting",
                                          "treat nobody", "optimised minus random"]
@@ -144,7 +146,7 @@ def test_apply_evaluates_labelled_rows_and_says_what_it_inherited(fitted, synthe
     assert "Inherited from model campaign@1" in labelled.result.summary and "budget=300.0" in labelled.result.summary
     own = run_task("uplift", synthetic.drop("outcome", "treatment").head(500), "new", model="campaign",
                               params={"budget": 20.0}, registry=Registry.open()).result
-    assert own.metrics["cost"] <= 20 + 1e-9 and "policy_value" not in own.metrics  # nothing to evaluate against
+    assert own.metrics["spend"] <= 20 + 1e-9 and "policy_value" not in own.metrics  # nothing to evaluate against
     assert "budget" not in own.summary.split("Inherited")[-1] if "Inherited" in own.summary else True
 
 
@@ -226,3 +228,55 @@ def test_causal_forest_gives_effects_with_intervals(home):
     effects = run.result.tables["effects"]
     assert (effects["cate_offer_high"] > effects["cate_offer_low"]).all()
     assert np.corrcoef(effects["cate_offer"].to_numpy(), truth[:, 2])[0, 1] > 0.3
+
+
+def test_the_decision_comes_first_in_the_data_s_units_and_a_missing_id_is_named(synthetic):
+    data = synthetic.drop("customer")
+    outcome = run_task("uplift", data, "campaign", params={**params(), "id": None, "units": "visits",
+                                                            "allocate_on": "lower_bound", "bootstrap": 50},
+                       registry=Registry.open())
+    result = outcome.result
+    assert list(result.tables)[:2] == ["assignments", "totals"]
+    assert result.summary.startswith("**Decision:** treat ") and " visits** more than treating nobody" in \
+        result.summary
+    assert "no ID column" in result.summary and result.tables["assignments"]["row"].to_list()[:3] == [0, 1, 2]
+    estimate = run_task("uplift", data, "campaign", params={**params(), "id": None, "bootstrap": 50},
+                        registry=Registry.open()).result
+    assert result.metrics["treated"] <= estimate.metrics["treated"]  # surer effects: no more customers
+    assert "allocate_on=lower_bound picks only surer effects" in estimate.summary
+
+
+def test_a_sample_is_fitted_and_every_other_row_evaluated_in_batches(synthetic, monkeypatch):
+    monkeypatch.setattr("workbench_uplift.sampled.BATCH_ROWS", 1000)  # several batches from 10,000 rows
+    outcome = run_task("uplift", synthetic, "campaign", params={**params(), "sample_rows": 4000, "bootstrap": 50},
+                       registry=Registry.open())
+    metrics, summary = outcome.result.metrics, outcome.result.summary
+    assert 3600 < metrics["sample_rows"] < 4400  # a seeded share of each arm, not an exact count
+    assert metrics["sample_rows"] + metrics["streamed_rows"] == metrics["rows"] == synthetic.height
+    sampled = run_task("uplift", synthetic, "campaign", params={**params(), "sample_rows": 4000, "bootstrap": 50},
+                       registry=Registry.open()).result.metrics
+    assert sampled["sample_rows"] == metrics["sample_rows"]  # the same seed draws the same sample
+    assert metrics["streamed_policy_value_low"] < metrics["streamed_policy_value"] < \
+        metrics["streamed_policy_value_high"]
+    share = metrics["streamed_rows"] / metrics["rows"]
+    assert metrics["streamed_spend"] <= 300.0 * share * 1.1  # the budget's share, give or take the cut-off
+    assert metrics["streamed_policy_value_low"] > 0  # the effects are real: targeting beats treating nobody
+    assert summary.startswith("**Decision:**") and f"On the {metrics['streamed_rows']:,} rows not sampled" in summary
+
+
+def test_an_input_larger_than_memory_is_fitted_on_a_sample_out_of_core(home, tmp_path, monkeypatch):
+    frame, _ = campaign(n_per_arm=15_000, seed=5)  # 60,000 rows, of which the memory rule takes about half
+    path = tmp_path / "campaign.parquet"
+    frame.write_parquet(path, row_group_size=5000)
+    settings = {"WORKBENCH_COPY_LIMIT_MB": "0.1", "WORKBENCH_MEMORY_LIMIT_MB": "400"}
+    run = run_cli("run", "uplift", "--data", str(path), "-p", "treatment=treatment", "-p", "outcome=outcome",
+                  "-p", "assignment=observational", "-p", "bootstrap=50", home=home, env=settings)
+    assert run.returncode == 0, run.stderr
+    record = Registry.open().runs.list()[0]
+    metrics = record.outputs["metrics"]
+    assert record.outputs["mode"] == "out of core"
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    expected = sample_size(frame.height, frame.width, None)
+    assert expected < frame.height and metrics["sample_rows"] == pytest.approx(expected, rel=0.05)
+    assert metrics["sample_rows"] + metrics["streamed_rows"] == frame.height

@@ -30,6 +30,13 @@ class ParamInfo:
     nullable: bool = False
     advanced: bool = False
     column_kind: str | None = None
+    exclusive_minimum: bool = False  # the bound itself is refused (> rather than ≥)
+    exclusive_maximum: bool = False
+    values_of: str | None = None  # one of the values of the column this parameter names
+    keys_of: str | None = None  # a mapping keyed by the values of the column this parameter names
+    skip_key: str | None = None  # ... but the value this parameter holds
+    fit_only: bool = False
+    mapping_values: str | None = None  # a mapping's value type (JSON schema: number, integer, string)
 
 
 def parse_pairs(pairs: list[str]) -> dict[str, str]:
@@ -133,6 +140,8 @@ def describe_params(model: type[BaseModel]) -> list[ParamInfo]:
             column_role=None if extra.get("column_role") is None else str(extra.get("column_role")),
             advanced=bool(extra.get("advanced")),
             column_kind=None if extra.get("column_kind") is None else str(extra.get("column_kind")),
+            values_of=_text_or_none(extra.get("values_of")), keys_of=_text_or_none(extra.get("keys_of")),
+            skip_key=_text_or_none(extra.get("skip_key")), fit_only=bool(extra.get("fit_only")),
             **_widget(properties.get(name, {})),
         ))
     return infos
@@ -147,7 +156,14 @@ def _widget(schema: dict[str, Any]) -> dict[str, Any]:
     kind = "choice" if "enum" in main else kinds.get(str(main.get("type")), "text")
     minimum = main.get("minimum", main.get("exclusiveMinimum"))
     maximum = main.get("maximum", main.get("exclusiveMaximum"))
-    return {"kind": kind, "options": main.get("enum"), "minimum": minimum, "maximum": maximum, "nullable": nullable}
+    values = main.get("additionalProperties")
+    return {"kind": kind, "options": main.get("enum"), "minimum": minimum, "maximum": maximum, "nullable": nullable,
+            "exclusive_minimum": "exclusiveMinimum" in main, "exclusive_maximum": "exclusiveMaximum" in main,
+            "mapping_values": values.get("type") if isinstance(values, dict) else None}
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _type_text(schema: dict[str, Any]) -> str:

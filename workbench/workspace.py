@@ -52,6 +52,11 @@ class Workspace:
     def cache_file(self) -> Path:
         return self.home / "cache" / "cache.sqlite"
 
+    @property
+    def reports_app_file(self) -> Path:
+        """Where `workbench app shiny` leaves its address, so the dashboard links to it on whatever port."""
+        return self.home / "apps" / "reports.json"
+
     def run_scratch(self, run_id: int) -> Path:
         """A run's scratch folder; removed when the run ends, or when the registry finds the run dead."""
         return self.scratch_dir / f"run-{run_id}"

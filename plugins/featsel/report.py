@@ -15,6 +15,8 @@ from workbench_featsel.search import SearchResult
 def trials_table(problem: Problem, found: SearchResult) -> pl.DataFrame:
     rows = []
     for trial in found.study.get_trials(deepcopy=False):
+        if trial.user_attrs.get("surplus"):
+            continue
         mask = trial.user_attrs.get("mask") or []
         cv = trial.user_attrs.get("cv_score")
         rows.append({"trial": trial.number, "state": trial.state.name.lower(), "count": sum(mask),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from optuna.storages.journal import BaseJournalBackend
 
 from workbench.sdk import ProgressReporter, RunContext, WorkbenchError, validate_name
 from workbench_featsel.models import cross_validate
@@ -56,6 +57,13 @@ def default_workers(trials: int) -> int:
     return max(1, min(os.cpu_count() or 1, trials // 10))
 
 
+def ray_workers(trials: int) -> int:
+    """Ray workers when `-p workers` is unset: one per CPU of the cluster, none beyond one per ten trials."""
+    import ray
+
+    return max(1, min(int(ray.cluster_resources().get("CPU", 1)), trials // 10))
+
+
 def search_in_processes(problem: Problem, model: Any, *, workers: int, journal: str, study_name: str,
                         trials: int, penalty: float, seed: int, pareto: bool,
                         progress: ProgressReporter | None = None) -> SearchResult:
@@ -74,13 +82,78 @@ def search_in_processes(problem: Problem, model: Any, *, workers: int, journal: 
         helper.start()
     try:
         storage = JournalStorage(JournalFileBackend(journal))
-        return search(problem, model, trials=trials, penalty=penalty, seed=seed, pareto=pareto, storage=storage,
-                      study_name=study_name, progress=progress)
-    finally:
+        found = search(problem, model, trials=trials, penalty=penalty, seed=seed, pareto=pareto, storage=storage,
+                       study_name=study_name, progress=progress)
+    except BaseException:  # cancelled or failed: the helpers stop now
         for helper in helpers:
-            helper.join(timeout=60)
-            if helper.is_alive():  # the run stopped (cancelled, failed): so do its helpers
-                helper.terminate()
+            helper.terminate()
+        raise
+    for helper in helpers:  # they stop once the study holds its trials
+        helper.join(timeout=60)
+        if helper.is_alive():
+            helper.terminate()
+    return found
+
+
+def search_on_ray(problem: Problem, model: Any, *, workers: int, study_name: str, trials: int, penalty: float,
+                  seed: int, pareto: bool, progress: ProgressReporter | None = None) -> SearchResult:
+    """The same search, its trials shared by this process and `workers - 1` Ray tasks on the cluster (one CPU
+    each) through one study whose journal an actor holds, so every node can reach it."""
+    import ray
+    from optuna.storages import JournalStorage
+
+    journal = ray.remote(num_cpus=0)(JournalLog).remote()
+    helper = ray.remote(num_cpus=1, max_retries=0)(_ray_search_worker)
+    helpers = [helper.remote(problem, model, journal, study_name, trials, penalty, seed + index, pareto)
+               for index in range(1, workers)]
+    try:
+        found = search(problem, model, trials=trials, penalty=penalty, seed=seed, pareto=pareto,
+                       storage=JournalStorage(RayJournal(journal)), study_name=study_name, progress=progress)
+    except BaseException:  # cancelled or failed: the Ray tasks stop now
+        for task in helpers:
+            ray.cancel(task, force=True)
+        raise
+    ray.get(helpers)
+    return found
+
+
+class JournalLog:
+    """A Ray actor holding an Optuna journal in memory: its calls run one at a time, which orders the log."""
+
+    def __init__(self) -> None:
+        self.logs: list[dict[str, Any]] = []
+
+    def read(self, start: int) -> list[dict[str, Any]]:
+        return self.logs[start:]
+
+    def append(self, logs: list[dict[str, Any]]) -> None:
+        self.logs.extend(logs)
+
+
+class RayJournal(BaseJournalBackend):
+    """Optuna's journal backend over a `JournalLog` actor (reads and appends are remote calls)."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+
+    def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
+        import ray
+
+        return list(ray.get(self.actor.read.remote(log_number_from)))
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        import ray
+
+        ray.get(self.actor.append.remote(logs))
+
+
+def _ray_search_worker(problem: Problem, model: Any, journal: Any, study_name: str, trials: int, penalty: float,
+                       seed: int, pareto: bool) -> None:
+    """A Ray task: trials of the shared study until it holds `trials` of them."""
+    from optuna.storages import JournalStorage
+
+    search(problem, model, trials=trials, penalty=penalty, seed=seed, pareto=pareto,
+           storage=JournalStorage(RayJournal(journal)), study_name=study_name)
 
 
 def _search_worker(problem: Problem, model: Any, journal: str, study_name: str, trials: int, penalty: float,
@@ -122,6 +195,10 @@ def search(problem: Problem, model: Any, *, trials: int, penalty: float, seed: i
                 known.setdefault(tuple(trial.user_attrs["mask"]), trial.user_attrs.get("cv_score"))
 
     def objective(trial: Any) -> Any:
+        if trial.number >= trials:  # workers starting at once overshoot by a trial or two: those do not run
+            trial.set_user_attr("surplus", True)
+            trial.study.stop()
+            raise optuna.TrialPruned("beyond the trials asked for")
         mask = tuple(trial.suggest_categorical(name, [True, False]) for name in names)
         count = sum(mask)
         trial.set_user_attr("mask", list(mask))

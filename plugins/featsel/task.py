@@ -55,7 +55,8 @@ class FeatureSelectionParams(TaskParams):
     study: str | None = advanced(None, description="Study name; workers with the same name share the trials.")
     n_jobs: int = advanced(1, description="Cores per model fit (-1: all); on small data, run workers instead.")
     workers: int | None = advanced(
-        None, ge=1, le=256, description="Processes sharing the Optuna trials (default: one per core, at most one per "
+        None, ge=1, le=256, description="Processes (Ray workers with --executor ray) sharing the Optuna trials "
+        "(default: one per core, or per CPU of the Ray cluster, at most one per "
         "ten trials). With more than one, which subsets are tried depends on the processes' timing: pass 1 for a "
         "search that repeats exactly with the same seed.")
 
@@ -92,6 +93,7 @@ class FeatureSelection(Task[FeatureSelectionParams]):
     title = "Feature selection with Optuna"
     summary = "Search feature subsets with Optuna (TPE or NSGA-II) beside SelectKBest, forward SFS and importance."
     applies_models = True
+    fits_on_ray = True  # --executor ray: the Optuna trials run on Ray workers
     headline = ("chosen_cv", "chosen_test", "chosen_count", "chosen_method")
     batch_table = "predictions"
     metric_words = {"kbest": "k-best", "sfs": "SFS"}
@@ -131,14 +133,29 @@ class FeatureSelection(Task[FeatureSelectionParams]):
         from workbench_featsel.models import cross_validate, holdout_score, make_model
         from workbench_featsel.problem import build_problem
         from workbench_featsel.report import build_result
-        from workbench_featsel.search import default_workers, open_storage, search, search_in_processes
+        from workbench_featsel.search import (
+            default_workers,
+            open_storage,
+            ray_workers,
+            search,
+            search_in_processes,
+            search_on_ray,
+        )
 
         problem = build_problem(data, params.target, params.task_type, params.metric, params.folds,
                                 params.test_size, ctx.seed)
         model = make_model(params.model, problem.kind, ctx.seed, params.n_jobs)
         storage = open_storage(params.storage, params.study, ctx)
-        workers = params.workers or default_workers(params.trials)
-        if workers > 1 and storage is None:  # a journal in the run's scratch, shared by its worker processes
+        on_ray = ctx.ray_address is not None
+        workers = params.workers or (ray_workers(params.trials) if on_ray else default_workers(params.trials))
+        if on_ray and storage is not None:
+            raise WorkbenchError("--executor ray shares the trials through a study Ray holds; drop storage and study "
+                                 "(or drop --executor ray to use them)")
+        if on_ray:
+            found = search_on_ray(problem, model, workers=workers, study_name="search", trials=params.trials,
+                                  penalty=params.penalty, seed=ctx.seed, pareto=params.sampler == "nsga2",
+                                  progress=ctx.progress)
+        elif workers > 1 and storage is None:  # a journal in the run's scratch, shared by its worker processes
             found = search_in_processes(problem, model, workers=workers, journal=str(ctx.scratch_dir / "study.journal"),
                                         study_name="search", trials=params.trials, penalty=params.penalty,
                                         seed=ctx.seed, pareto=params.sampler == "nsga2", progress=ctx.progress)
@@ -161,7 +178,8 @@ class FeatureSelection(Task[FeatureSelectionParams]):
         result = build_result(problem, found, rows, chosen, params, artifact)
         result.metrics["workers"] = workers if storage is None else 1
         if result.metrics["workers"] > 1:
-            result.summary += (f"\n\n{workers} processes shared the trials, so which subsets were tried depends on "
+            sharers = "Ray workers" if on_ray else "processes"
+            result.summary += (f"\n\n{workers} {sharers} shared the trials, so which subsets were tried depends on "
                                "their timing; pass -p workers=1 for a search that repeats exactly.")
         return result
 

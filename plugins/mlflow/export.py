@@ -131,10 +131,11 @@ def export_run(records: Records, run_id: int) -> str:
 
 
 def _tags(records: Records, record: Any) -> dict[str, str]:
-    from workbench import __version__
+    from importlib.metadata import version
 
     tags = {"workbench.task": record.task, "workbench.run_id": str(record.id), "workbench.seed": str(record.seed),
-            "workbench.status": record.status, "workbench.version": __version__, "workbench.user": record.user or "",
+            "workbench.status": record.status, "workbench.version": version("dsworkbench"),
+            "workbench.user": record.user or "",
             "mlflow.user": record.user or "", "mlflow.note.content": _summary(records, record)}
     tags.update({f"workbench.tag.{key}": value for key, value in record.tags.items()})
     if record.error:

@@ -30,25 +30,42 @@ class Scores:
     dr: np.ndarray
 
 
+@dataclass
+class NuisanceModels:
+    """The propensity model and one outcome model per arm (LightGBM), fitted once, then applied to any rows."""
+
+    chooser: Any
+    outcomes: list[Any]
+    arms: int
+    binary: bool
+
+    @classmethod
+    def fit(cls, X: np.ndarray, arm: np.ndarray, outcome: np.ndarray, arms: int, binary: bool,
+            seed: int) -> NuisanceModels:
+        from lightgbm import LGBMClassifier, LGBMRegressor
+
+        options: dict[str, Any] = {"random_state": seed, "verbose": -1, "n_jobs": 1, "n_estimators": 200,
+                                   "learning_rate": 0.05, "min_child_samples": 40}
+        chooser = LGBMClassifier(**options).fit(X, arm)
+        outcomes = [(LGBMClassifier if binary else LGBMRegressor)(**options).fit(X[arm == index], outcome[arm == index])
+                    for index in range(arms + 1)]
+        return cls(chooser, outcomes, arms, binary)
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Propensities (clipped to [CLIP, 1 - CLIP], rows summing to one) and expected outcomes per arm."""
+        propensity = np.zeros((len(X), self.arms + 1))
+        propensity[:, self.chooser.classes_.astype(int)] = self.chooser.predict_proba(X)
+        propensity = np.clip(propensity, CLIP, 1 - CLIP)
+        propensity /= propensity.sum(axis=1, keepdims=True)
+        expected = np.column_stack([np.asarray(model.predict_proba(X))[:, 1] if self.binary
+                                    else np.asarray(model.predict(X)) for model in self.outcomes])
+        return propensity, expected
+
+
 def fit_nuisance(X: np.ndarray, arm: np.ndarray, outcome: np.ndarray, fit_rows: np.ndarray, score_rows: np.ndarray,
                  arms: int, binary: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Propensities and outcome predictions for `score_rows`, from models fitted on `fit_rows` (LightGBM)."""
-    from lightgbm import LGBMClassifier, LGBMRegressor
-
-    options: dict[str, Any] = {"random_state": seed, "verbose": -1, "n_jobs": 1, "n_estimators": 200,
-                               "learning_rate": 0.05, "min_child_samples": 40}
-    chooser = LGBMClassifier(**options).fit(X[fit_rows], arm[fit_rows])
-    propensity = np.zeros((len(score_rows), arms + 1))
-    propensity[:, chooser.classes_.astype(int)] = chooser.predict_proba(X[score_rows])
-    propensity = np.clip(propensity, CLIP, 1 - CLIP)
-    propensity /= propensity.sum(axis=1, keepdims=True)
-    expected = np.zeros((len(score_rows), arms + 1))
-    for index in range(arms + 1):
-        members = fit_rows[arm[fit_rows] == index]
-        model = (LGBMClassifier if binary else LGBMRegressor)(**options).fit(X[members], outcome[members])
-        expected[:, index] = (np.asarray(model.predict_proba(X[score_rows]))[:, 1] if binary
-                              else np.asarray(model.predict(X[score_rows])))
-    return propensity, expected
+    """Propensities and outcome predictions for `score_rows`, from models fitted on `fit_rows`."""
+    return NuisanceModels.fit(X[fit_rows], arm[fit_rows], outcome[fit_rows], arms, binary, seed).predict(X[score_rows])
 
 
 def scores(arm: np.ndarray, outcome: np.ndarray, propensity: np.ndarray, expected: np.ndarray) -> Scores:

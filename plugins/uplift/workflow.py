@@ -25,12 +25,13 @@ def fit(data: pl.DataFrame, params: Any, ctx: RunContext) -> Result:
     train, test = train_test_split(rows, test_size=params.test_size, random_state=ctx.seed,
                                    stratify=campaign.treatment)
     split_models, notes = fit_arms(campaign, train, params.estimator, params.folds, ctx.seed, ctx.progress)
-    cate_test, _, _ = effects(split_models, campaign.X[test], campaign.arms)
+    cate_test, low_test, _ = effects(split_models, campaign.X[test], campaign.arms)
     quality, qini = report.arm_quality(campaign, test, cate_test, params.top_share, truth_of(data, params))
     with ctx.progress.bar("Policy value on held-out rows", total=1) as bar:
         scores = held_out_scores(campaign, train, test, ctx.seed)
         bar.advance()
-    held_out = plan.HeldOut(cate_test, campaign.costs[test], scores, len(test) / data.height)
+    held_out = plan.HeldOut(allocated(params, cate_test, low_test), campaign.costs[test], scores,
+                            len(test) / data.height)
     value_table = policy_table(campaign, params, held_out, ctx.seed)
     models = split_models
     if params.refit:
@@ -58,13 +59,13 @@ def apply(data: pl.DataFrame, params: Any, ctx: RunContext) -> Result:
     labelled = campaign.treatment is not None and campaign.outcome is not None
     if labelled:
         rows = np.arange(data.height)
-        cate, _, _ = effects(models, campaign.X, campaign.arms)
+        cate, low, _ = effects(models, campaign.X, campaign.arms)
         quality, qini = report.arm_quality(campaign, rows, cate, params.top_share, truth_of(data, params))
         with ctx.progress.bar("Policy value (cross-fitted)", total=1) as bar:
             scores = policy.cross_fitted_scores(nuisance_features(campaign), campaign.arm_index, campaign.outcome,
                                                 len(campaign.arms), campaign.binary_outcome, ctx.seed)
             bar.advance()
-        held_out = plan.HeldOut(cate, campaign.costs, scores, 1.0)
+        held_out = plan.HeldOut(allocated(params, cate, low), campaign.costs, scores, 1.0)
         value_table = policy_table(campaign, params, held_out, ctx.seed)
     result = outcome(data, params, campaign, models, quality, qini, value_table, held_out, [])
     inherited = [name for name in PLANNING if name not in ctx.given and ctx.model.params.get(name) is not None]
@@ -76,6 +77,23 @@ def apply(data: pl.DataFrame, params: Any, ctx: RunContext) -> Result:
     return result
 
 
+def decision(result: Result, params: Any, where: str, evaluated: int) -> str:
+    """The first paragraph: who gets which arm, what it costs, and what it earns, in the data's units."""
+    metrics, units = result.metrics, f" {params.units}" if params.units else ""
+    counts = ", ".join(f"{row['customers']:,} `{row['arm']}`" for row in result.tables["totals"].iter_rows(named=True))
+    text = (f"**Decision:** treat {metrics['treated']:,} of {metrics['rows']:,} customers ({counts or 'none'}), "
+            f"spending {metrics['spend']:,.2f} of the budget of {params.budget:,.2f}")
+    if "policy_value" in metrics:
+        text += (f". On {evaluated:,} {where}, this allocation earns **{metrics['policy_value']:,.2f}{units}** more "
+                 f"than treating nobody (95% interval {metrics['policy_value_low']:,.2f} to "
+                 f"{metrics['policy_value_high']:,.2f}{units}); the model predicted {metrics['predicted_value']:,.2f}"
+                 f"{units} from effects estimated for customers it had not seen. The predicted value runs above the "
+                 "realised one where the allocation picks the largest estimated effects, which are partly noise"
+                 + ("." if params.allocate_on == "lower_bound" else "; allocate_on=lower_bound picks only surer "
+                    "effects."))
+    return text if text.endswith(".") else text + "."
+
+
 def truth_of(data: pl.DataFrame, params: Any) -> dict[str, np.ndarray]:
     return {arm: data[column].cast(pl.Float64).to_numpy() for arm, column in (params.truth_columns or {}).items()
             if column in data.columns}
@@ -84,6 +102,11 @@ def truth_of(data: pl.DataFrame, params: Any) -> dict[str, np.ndarray]:
 def nuisance_features(campaign: Campaign) -> np.ndarray:
     """What the propensity and outcome models see: the effect modifiers and the confounders."""
     return campaign.X if campaign.W is None else np.hstack([campaign.X, campaign.W])
+
+
+def allocated(params: Any, cate: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """The effects the allocation is made on: the estimates, or their 90% lower bounds (`allocate_on`)."""
+    return low if params.allocate_on == "lower_bound" else cate
 
 
 def held_out_scores(campaign: Campaign, train: np.ndarray, test: np.ndarray, seed: int) -> policy.Scores:
@@ -121,35 +144,38 @@ def outcome(data: pl.DataFrame, params: Any, campaign: Campaign, models: dict, q
         for row in quality.iter_rows(named=True):
             metrics.update({f"{row['arm']}_{key}": value for key, value in row.items() if key not in ("arm",)})
     if params.budget is not None:
-        net = plan.net_values(cate, campaign.costs, params.value)
+        net = plan.net_values(allocated(params, cate, low), campaign.costs, params.value)
         chosen = plan.allocate(net, campaign.costs, params, campaign.arms)
         assigned = plan.assignment(chosen.arms, net, campaign.costs, campaign.arms)
-        tables["assignments"] = pl.concat([assigned, tables["effects"]], how="horizontal")
-        tables["totals"] = assigned.group_by("arm").agg(pl.len().alias("customers"), pl.col("cost").sum(),
-                                                        pl.col("net_value").sum().alias("value")).sort("arm")
+        key = (data.select(params.id) if params.id else
+               pl.DataFrame({"row": np.arange(data.height)}))  # without an ID, the row of the input file
+        decision = {"assignments": pl.concat([key, assigned, tables["effects"].drop(params.id or [])],
+                                             how="horizontal"),
+                    "totals": assigned.filter(pl.col("arm") != "none").group_by("arm").agg(
+                        pl.len().alias("customers"), pl.col("cost").sum().alias("spend")).sort("arm")}
+        tables = {**decision, **tables}  # the decision first
         tables["budget_curve"] = plan.budget_curve(net, campaign.costs, params.budget, params.value, held_out)
         charts["budget_curve"] = report.curve_chart(tables["budget_curve"], params.budget)
-        metrics.update({"value": chosen.value, "cost": chosen.cost, "treated": int((chosen.arms >= 0).sum()),
-                        "solver": chosen.solver, "lp_bound": chosen.bound, "gap": chosen.gap})
+        metrics.update({"spend": chosen.cost, "treated": int((chosen.arms >= 0).sum()), "solver": chosen.solver,
+                        "lp_bound": chosen.bound, "gap": chosen.gap})
     return Result(tables=tables, metrics=metrics, charts=charts)
 
 
 def summary(result: Result, params: Any, campaign: Campaign, notes: list[str], where: str, evaluated: int,
             refit_rows: int | None, applied: str | None = None) -> str:
     metrics = result.metrics
-    lines = []
+    lines = [decision(result, params, where, evaluated)] if "treated" in metrics else []
     if applied:
         lines.append(f"Applied model {applied} to {metrics['rows']:,} customers.")
+    if "assignments" in result.tables and not params.id:
+        lines.append("**Warning:** the data has no ID column, so the assignments are keyed by `row`, the row "
+                     "number in the input; pass id=COLUMN to carry your customer IDs.")
     effects = result.tables["effects"]
     lines.append("Estimated effects per arm: " + ", ".join(
         f"`{arm}` {cast(float, effects[f'cate_{arm}'].mean()):+.3f}" for arm in campaign.arms) + ".")
     lines.append(f"Effect modifiers ({len(campaign.features)}): {', '.join(campaign.features)}.")
     if "policy_value" in metrics:
         lines.append(report.policy_sentence(metrics, evaluated, where))
-    if "value" in metrics:
-        lines.append(f"Within a budget of {params.budget:,.2f}, the {metrics['solver']} allocation treats "
-                     f"{metrics['treated']:,} of {metrics['rows']:,} customers for a predicted net value of "
-                     f"{metrics['value']:,.2f} at a cost of {metrics['cost']:,.2f}.")
     if refit_rows:
         lines.append(f"The registered model was refitted on all {refit_rows:,} rows after this evaluation.")
     if not metrics["intervals_valid"]:

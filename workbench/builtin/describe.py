@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 
 TOP_VALUES_LIMIT = 100_000  # out of core, top values are counted only for columns with fewer distinct values
+BINS, LEVELS = 12, 8  # bars per column in the distribution chart: bins of a number, most frequent other values
+MAX_CHARTED, MAX_LEVELS_CHARTED = 24, 100_000  # columns charted; a column with more distinct values is not
 
 
 class DescribeParams(TaskParams):
@@ -40,8 +42,10 @@ class Describe(Task[DescribeParams]):
             + (f"; most in `{worst['column']}` ({worst['null_share']:.1%})." if null_cells else ".")
             + (f" {duplicates:,} duplicate rows." if duplicates else " No duplicate rows.")
         )
-        return Result(tables={"profile": profile}, metrics=metrics,
-                      charts={"missing": missing_chart(profile)}, summary=summary)
+        distribution = distribution_frame(data.lazy(), profile)
+        return Result(tables={"profile": profile, "distribution": distribution}, metrics=metrics,
+                      charts={"missing": missing_chart(profile), "distribution": distribution_chart(distribution)},
+                      summary=summary)
 
     def run_lazy(self, data: pl.LazyFrame, params: DescribeParams, ctx: RunContext) -> Result:
         """The same profile in a few streaming passes, in bounded memory (duplicate rows are not counted)."""
@@ -53,9 +57,11 @@ class Describe(Task[DescribeParams]):
                    f"{TOP_VALUES_LIMIT:,} distinct values get an estimate (HyperLogLog) and no top values, and "
                    "duplicate rows are not counted. "
                    f"{null_cells:,} missing cells.")
-        return Result(tables={"profile": profile}, metrics={"rows": rows, "columns": profile.height,
-                                                            "null_cells": null_cells},
-                      charts={"missing": missing_chart(profile)}, summary=summary)
+        distribution = distribution_frame(data, profile)
+        return Result(tables={"profile": profile, "distribution": distribution},
+                      metrics={"rows": rows, "columns": profile.height, "null_cells": null_cells},
+                      charts={"missing": missing_chart(profile), "distribution": distribution_chart(distribution)},
+                      summary=summary)
 
 
     def report(self, run: RecordedRun) -> list[ReportSection]:
@@ -134,6 +140,73 @@ def profile_lazy(data: pl.LazyFrame, top: int = 3, progress: ProgressReporter | 
                      "null_share": nulls / max(summary["rows"], 1), "distinct": distinct, "top_values": top_values,
                      **stats, "rows": summary["rows"]})
     return pl.DataFrame(rows, schema_overrides={key: pl.Float64 for key in ("mean", "std", "min", "median", "max")})
+
+
+def distribution_frame(data: pl.LazyFrame, profile: pl.DataFrame, bins: int = BINS,
+                       levels: int = LEVELS) -> pl.DataFrame:
+    """The shape of each column, long: a histogram of equal-width bins for numbers (all in one streaming pass),
+    counts of each value for numbers with few values, of the most frequent values for the others (columns with
+    very many distinct values are left out)."""
+    import polars as pl
+
+    rows: list[dict[str, Any]] = []
+    shown = profile.head(MAX_CHARTED)
+    numeric = [row for row in shown.iter_rows(named=True)
+               if row["min"] is not None and row["max"] is not None and row["distinct"] > bins]
+    edges = {row["column"]: _edges(row["min"], row["max"], bins) for row in numeric}
+    if edges:
+        counts = data.select(*[
+            ((pl.col(name).cast(pl.Float64) >= low) & ((pl.col(name).cast(pl.Float64) < high) | (position == bins - 1))
+             ).sum().alias(f"{name}\0{position}")
+            for name, cuts in edges.items() for position, (low, high) in enumerate(zip(cuts, cuts[1:], strict=False))
+        ]).collect(engine="streaming").row(0, named=True)
+        for name, cuts in edges.items():
+            rows += [{"column": name, "bucket": _short(low), "range": f"{_short(low)} to {_short(high)}",
+                      "order": position, "count": int(counts[f"{name}\0{position}"])}
+                     for position, (low, high) in enumerate(zip(cuts, cuts[1:], strict=False))]
+    for row in shown.iter_rows(named=True):
+        if row["column"] in edges or not 0 < row["distinct"] <= MAX_LEVELS_CHARTED:
+            continue
+        name, by_value = row["column"], row["min"] is not None  # a number with few values: in order
+        top = (data.select(pl.col(name)).drop_nulls().group_by(name).len()
+               .sort(*([name] if by_value else [["len", name]]), descending=False if by_value else [True, False])
+               .head(bins if by_value else levels).collect(engine="streaming"))
+        rows += [{"column": name, "bucket": str(value)[:40], "range": str(value), "order": position,
+                  "count": int(count)} for position, (value, count) in enumerate(top.iter_rows())]
+    place = {name: position for position, name in enumerate(profile["column"])}
+    return pl.DataFrame(rows, schema={"column": pl.String, "bucket": pl.String, "range": pl.String,
+                                      "order": pl.Int64, "count": pl.Int64}).sort(
+        pl.col("column").replace_strict(place, return_dtype=pl.Int64), "order")
+
+
+def _edges(low: float, high: float, bins: int) -> list[float]:
+    """`bins` equal-width bins from `low` to `high` (one bin when every value is the same)."""
+    if high <= low:
+        return [low, high]
+    return [low + (high - low) * step / bins for step in range(bins)] + [high]
+
+
+def _short(value: float) -> str:
+    """A bin edge in at most four characters and a suffix: 17, 23.1, 8.3k, 1.2M."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def distribution_chart(distribution: pl.DataFrame) -> Any:
+    """Small multiples, one bar chart per column, each on its own scale."""
+    import altair as alt
+
+    place = list(dict.fromkeys(distribution["column"]))  # the data's column order
+    bars = alt.Chart().mark_bar().encode(
+        x=alt.X("bucket:N", sort=alt.EncodingSortField("order"), title=None, axis=alt.Axis(labelLimit=70)),
+        y=alt.Y("count:Q", title="rows"),
+        tooltip=["column", alt.Tooltip("range:N", title="values"), alt.Tooltip("count:Q", format=",")],
+    ).properties(width=170, height=100)
+    return alt.FacetChart(data=distribution, spec=bars, facet=alt.Facet("column:N", sort=place, title=None),
+                          columns=3).resolve_scale(x="independent", y="independent").properties(
+        title="Distribution of each column (numbers: bins from the value shown)")
 
 
 def missing_chart(profile: pl.DataFrame) -> Any:

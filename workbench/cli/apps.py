@@ -40,8 +40,26 @@ def app_streamlit(host: HostOption = "127.0.0.1", port: PortOption = 8501) -> No
 @apps_app.command("shiny")
 def app_shiny(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """The Shiny Express report app: any recorded run as a report, downloadable as offline HTML."""
+    leave_address(host, port)
     replace_process([sys.executable, "-m", "shiny", "run", str(app_file("shiny_report.py", "shiny")), "--host", host,
                      "--port", str(port)])
+
+
+def leave_address(host: str, port: int) -> None:
+    """Tell the dashboard of this workspace where the reports are (this process becomes the server: same pid)."""
+    import json
+    import socket
+
+    from workbench.registry import Registry
+    from workbench.registry.runs import HOST
+
+    workspace = Registry().workspace
+    if not workspace.home.is_dir():  # the report app only reads: it creates no workspace
+        return
+    shown = socket.gethostname() if host in ("0.0.0.0", "::") else host
+    workspace.reports_app_file.parent.mkdir(exist_ok=True)
+    workspace.reports_app_file.write_text(json.dumps({"url": f"http://{shown}:{port}", "pid": os.getpid(),
+                                                      "host": HOST}))
 
 
 def replace_process(command: list[str]) -> None:

@@ -170,15 +170,21 @@ def runs_list(
                                               "run or sweep.")] = None,
     using: Annotated[str | None, typer.Option("--using", help="Only runs that read this dataset or model "
                                               "(NAME@version).")] = None,
+    where: Annotated[str | None, typer.Option("--where", help="Only runs matching this search, e.g. "
+                                              "'metrics.accuracy > 0.8 and params.method = embeddings'.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="At most this many.")] = 20,
     offset: OffsetOption = 0,
 ) -> None:
     """List runs, newest first."""
     from workbench.presentation.numbers import duration
+    from workbench.presentation.run_search import parse_search, search_runs
 
+    parse_search(where or "")  # a bad search is refused before anything is read
     registry = read_registry()
-    records = registry.runs.list(task, status, limit, offset, user=user, group_id=group, using=using) if registry \
-        else []
+    records = registry.runs.list(task, status, None if where else limit, 0 if where else offset, user=user,
+                                 group_id=group, using=using) if registry else []
+    if where:
+        records = search_runs(records, where)[offset:offset + limit]
     rows = [[r.id, r.task, r.status, r.user or "", duration(r.duration_s), ", ".join(r.inputs),
              f"{r.started_at:%Y-%m-%d %H:%M:%S}", r.error or ""] for r in records]
     console.print(table(None, ["id", "task", "status", "user", "duration", "inputs", "started", "error"], rows))

@@ -3,7 +3,8 @@
 - in memory: `task.run` on the whole frame;
 - out of core: `task.run_lazy` on a LazyFrame over the parts (polars' streaming engine);
 - streamed: the task's `batch_scorer` over batches, parts written as they come (`streaming.py`);
-- Ray: the same batches scored, and their parts written, by an actor pool on a cluster (`ray.py`).
+- Ray: the same batches scored, and their parts written, by an actor pool on a cluster (`ray.py`);
+- fitted with Ray workers: `task.run` with Ray connected, for a task that spreads its fit (`Task.fits_on_ray`).
 """
 
 from __future__ import annotations
@@ -49,6 +50,16 @@ def on_ray(plan: ExecutionPlan, ctx: RunContext, out: OutputFolder | None, regis
     return score_on_ray(plan, out, ctx, registry)
 
 
+def fit_on_ray(plan: ExecutionPlan, ctx: RunContext, out: OutputFolder | None, registry: Registry) -> Produced:
+    """`task.run` on the whole frame, with Ray connected: the task spreads its own work over Ray workers."""
+    from workbench.execution.ray import connect
+
+    connect(plan.request.ray_address)
+    ctx.ray_address = plan.request.ray_address or "local"
+    return Produced(plan.task.run(plan.data.frame, plan.params, ctx))
+
+
 EXECUTORS: dict[Mode, Callable[[ExecutionPlan, RunContext, Any, Registry], Produced]] = {
     Mode.in_memory: in_memory, Mode.out_of_core: out_of_core, Mode.streamed: streamed, Mode.ray: on_ray,
+    Mode.ray_fit: fit_on_ray,
 }

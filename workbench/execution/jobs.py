@@ -20,6 +20,7 @@ from workbench.errors import one_line
 from workbench.execution.plan import ExecutionPlan, plan_run
 from workbench.execution.request import RunRequest
 from workbench.execution.runner import PENDING, Runner, stage_input
+from workbench.identity import current_user
 from workbench.registry import Registry, RunStatus
 from workbench.settings import setting
 
@@ -38,7 +39,7 @@ def enqueue(plan: ExecutionPlan, registry: Registry, start_worker: bool = True) 
         data.dataset = registry.datasets.register(stage_input(registry, data))
     request = plan.request
     run_id = registry.runs.start(plan.task.name, plan.params_json, plan.inputs(PENDING), request.seed,
-                                 request.record(data.dataset.ref), queued=True, user=request.user,
+                                 request.record(data.dataset.ref), queued=True, user=request.user or current_user(),
                                  group_id=request.group_id, step=request.step, fingerprint=request.fingerprint)
     if start_worker:
         ensure_workers(registry)

@@ -39,13 +39,14 @@ class Mode(StrEnum):
     out_of_core = "out of core"
     streamed = "streamed"
     ray = "ray"
+    ray_fit = "fitted with Ray workers"
 
 
 ALL_MODES = frozenset(Mode)
 # Which modes honour each run option. Anything else given is refused with the reason in REFUSALS.
 HONOURED: dict[str, frozenset[Mode]] = {
-    "model": ALL_MODES - {Mode.out_of_core},
-    "register": frozenset({Mode.in_memory, Mode.out_of_core}),
+    "model": ALL_MODES - {Mode.out_of_core, Mode.ray_fit},
+    "register": frozenset({Mode.in_memory, Mode.out_of_core, Mode.ray_fit}),
     "save": ALL_MODES,
     "out": ALL_MODES,
     "overwrite": ALL_MODES,
@@ -54,7 +55,7 @@ HONOURED: dict[str, frozenset[Mode]] = {
     "encoding": ALL_MODES,
     "delimiter": ALL_MODES,
     "batch-rows": frozenset({Mode.streamed, Mode.ray}),
-    "ray-address": frozenset({Mode.ray}),
+    "ray-address": frozenset({Mode.ray, Mode.ray_fit}),
     "detach": ALL_MODES,
 }
 REFUSALS = {
@@ -202,9 +203,16 @@ def check_ray_address(address: str) -> None:
 
 
 def choose_mode(request: RunRequest, task: Task[Any], data: Input) -> Mode:
-    """Ray when asked; streamed when asked with a model; out of core when asked, or when the data is too large to
-    read and the task can; otherwise in memory."""
+    """Ray when asked (a model applied by actors, or a fit whose task spreads its work over Ray workers); streamed
+    when asked with a model; out of core when asked, or when the data is too large to read and the task can;
+    otherwise in memory."""
     wants_ray = request.executor == "ray" or request.ray_address is not None
+    if wants_ray and not request.model and not request.stream:
+        if task.fits_on_ray:
+            return Mode.ray_fit
+        raise Invalid(f"--executor ray applies a registered model in batches (pass --model NAME), or fits a task "
+                      f"that spreads its work over Ray workers; task {task.name!r} fits in this process: drop "
+                      "--executor ray")
     if request.stream or wants_ray:
         if request.model:
             return Mode.ray if wants_ray else Mode.streamed
@@ -297,7 +305,7 @@ def file_input(location: str, request: RunRequest) -> Input:
     name = request.name or dataset_name(location)
     path = Path(location)
     tabular = path.suffix.lower() in (".csv", ".tsv", ".parquet", ".pq")
-    streaming = request.stream or request.executor == "ray" or request.ray_address is not None
+    streaming = request.stream or _scores_on_ray(request)
     if is_multipart(location) or path.is_file() and tabular and (
             streaming or path.stat().st_size > copy_limit_bytes() or path.suffix.lower() in (".parquet", ".pq")):
         source = open_source(location, request.delimiter, request.encoding)
@@ -311,7 +319,7 @@ def _source_input(source: DataSource, name: str, origin: str, request: RunReques
     """A source read whole when it fits in memory and the run is not streamed; else only its first rows."""
     source.check_parts()
     limit = number_setting("WORKBENCH_MEMORY_LIMIT_MB", MEMORY_LIMIT_MB) * 1024 * 1024
-    streaming = request.stream or request.executor == "ray" or request.ray_address is not None
+    streaming = request.stream or _scores_on_ray(request)
     large = source.too_large_to_read()
     if streaming or (large and runs_lazily(request.task) and not request.model):
         return Input(name, origin, _head(source), partial=True, source=source, dataset=dataset)
@@ -320,6 +328,12 @@ def _source_input(source: DataSource, name: str, origin: str, request: RunReques
         raise Invalid(f"{origin} would take about {needed / 2**30:,.1f} GiB in memory (over WORKBENCH_MEMORY_LIMIT_MB="
                       f"{limit / 2**20:,.0f}); apply a model to it with --stream, or raise the limit")
     return Input(name, origin, _read(source), source=source, dataset=dataset)
+
+
+def _scores_on_ray(request: RunRequest) -> bool:
+    """Ray asked for to apply a model in batches (a fit on Ray reads its data whole, like one in memory)."""
+    wants_ray = request.executor == "ray" or request.ray_address is not None
+    return wants_ray and (request.model is not None or not request.task.fits_on_ray)
 
 
 def _head(source: DataSource) -> pl.DataFrame:

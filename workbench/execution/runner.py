@@ -23,6 +23,7 @@ from workbench.execution.heartbeat import run_scope
 from workbench.execution.plan import ExecutionPlan, Input, plan_run
 from workbench.execution.request import RunRequest
 from workbench.execution.results import OutputFolder, Produced, write_result
+from workbench.identity import current_user
 from workbench.io.sources import copy_limit_bytes
 from workbench.jsonable import jsonable
 from workbench.registry import DatasetRecord, Registry, RunStatus
@@ -63,7 +64,7 @@ class Runner:
         """Record the run and execute it here."""
         run_id = self.registry.runs.start(plan.task.name, plan.params_json, plan.inputs(PENDING), plan.request.seed,
                                           plan.request.record(plan.data.dataset.ref if plan.data.dataset else None),
-                                          user=plan.request.user, group_id=plan.request.group_id,
+                                          user=plan.request.user or current_user(), group_id=plan.request.group_id,
                                           step=plan.request.step, fingerprint=plan.request.fingerprint)
         return self.execute(run_id, plan)
 
@@ -88,16 +89,18 @@ class Runner:
                 tracked.check()
                 outcome = self._commit(run_id, plan, produced, out, staged, time.perf_counter() - started)
             except BaseException as error:
-                cancelled = isinstance(error, Cancelled | KeyboardInterrupt)
+                # A cancel interrupts the run wherever it is; a library's clean-up may then raise its own error
+                # in place of the interruption (Optuna's lock release does): it is still the cancel.
+                cancelled = isinstance(error, Cancelled | KeyboardInterrupt) or tracked.cancel_requested.is_set()
                 self.registry.runs.finish(run_id, RunStatus.cancelled if cancelled else RunStatus.failed,
                                           time.perf_counter() - started, inputs=plan.inputs(NOT_REGISTERED),
-                                          error="cancelled" if isinstance(error, KeyboardInterrupt)
+                                          error="cancelled" if cancelled and not isinstance(error, Cancelled)
                                           else one_line(error))
                 remove(self.registry.run_dir(run_id))
                 if out is not None:
                     out.discard()
                 plugins.on_task_error(task, plan.params, ctx, error)
-                if isinstance(error, KeyboardInterrupt) and tracked.cancel_requested.is_set():
+                if not isinstance(error, Cancelled) and tracked.cancel_requested.is_set():
                     raise Cancelled(f"run #{run_id} was cancelled on request") from None
                 raise
             finally:

@@ -77,6 +77,34 @@ def render_svg(chart: Any) -> str:
     return str(vl_convert.vegalite_to_svg(_spec(chart)))
 
 
+LIGHT_INK = "#e4e7eb"
+LIGHT_MUTED = "#9aa5b1"
+
+
+def for_dark_background(spec: dict[str, Any]) -> dict[str, Any]:
+    """A spec restyled for a dark page: titles, labels, legends and lines in light colours, no background."""
+    config = dict(spec.get("config", {}))
+    axis = {**config.get("axis", {}), "labelColor": LIGHT_INK, "titleColor": LIGHT_INK, "domainColor": LIGHT_MUTED,
+            "tickColor": LIGHT_MUTED, "gridColor": "#3e4c59"}
+    title = {**config.get("title", {}), "color": LIGHT_INK, "subtitleColor": LIGHT_MUTED}
+    legend = {**config.get("legend", {}), "labelColor": LIGHT_INK, "titleColor": LIGHT_INK}
+    text = {**config.get("text", {}), "color": LIGHT_INK}
+    header = {**config.get("header", {}), "labelColor": LIGHT_INK, "titleColor": LIGHT_INK}  # facet labels
+    config.update(axis=axis, title=title, legend=legend, text=text, header=header, background="transparent",
+                  view={**config.get("view", {}), "stroke": None})
+    return _recoloured({**spec, "config": config, "background": "transparent"})
+
+
+def _recoloured(value: Any) -> Any:
+    """Marks drawn in the theme's dark ink (annotations, rules) redrawn in light ink."""
+    swap = {INK: LIGHT_INK, MUTED: LIGHT_MUTED}
+    if isinstance(value, dict):
+        return {key: _recoloured(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_recoloured(item) for item in value]
+    return swap.get(value, value) if isinstance(value, str) else value
+
+
 def render_html(chart: Any) -> str:
     """A standalone HTML page with Vega inlined (opens offline), from an Altair chart or a Vega-Lite dict."""
     import vl_convert

@@ -6,12 +6,17 @@ Everything a user typed (parameters, summaries, column names) is escaped; markdo
 from __future__ import annotations
 
 import html
+import io
 import json
+import zipfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
 from workbench.errors import NotFound
+from workbench.presentation.audiences import audience as audience_detail
+from workbench.presentation.audiences import executive_summary, report_commentary, report_title, rest_of_summary
 from workbench.presentation.numbers import label, number, split_metrics
 from workbench.sdk.task import RecordedRun, ReportSection
 
@@ -34,7 +39,18 @@ def load_run(registry: Registry, run_id: int) -> RecordedRun:
                 for path in sorted(folder.glob("*.vl.json"))},
         metrics=json.loads(metrics.read_text()) if metrics.exists() else {},
         summary=summary.read_text().strip() if summary.exists() else "",
+        folder=folder,
     )
+
+
+def zipped(folder: Path | None) -> bytes:
+    """A folder (a run's outputs, a model's artifact) as one zip archive, paths relative to it."""
+    buffer = io.BytesIO()
+    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder is not None else []
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            archive.write(path, path.relative_to(str(folder)).as_posix())
+    return buffer.getvalue()
 
 
 def report_sections(run: RecordedRun) -> list[ReportSection]:
@@ -43,10 +59,6 @@ def report_sections(run: RecordedRun) -> list[ReportSection]:
 
     task = plugins.tasks().get(run.record.task)
     return task.report(run) if task is not None else []
-
-
-AUDIENCE_NAMES = {"general": "the general public", "professional": "professionals",
-                  "decision-maker": "decision-makers"}
 
 
 def charts_for(run: RecordedRun, audience: str) -> list[tuple[str, dict[str, Any]]]:
@@ -61,7 +73,7 @@ def charts_for(run: RecordedRun, audience: str) -> list[tuple[str, dict[str, Any
 
 def chart_caption(name: str, audience: str) -> str:
     """What a chart is and whom it is drawn for."""
-    return f"{label(name)} · drawn for {AUDIENCE_NAMES.get(audience, audience)}"
+    return f"{label(name)} · drawn for {audience_detail(audience).name}"
 
 
 def chart_svg(spec: dict[str, Any]) -> str:
@@ -108,6 +120,14 @@ def headline_metrics(run: RecordedRun) -> tuple[dict[str, Any], dict[str, Any]]:
     return split_metrics(run.metrics, task.headline if task else ())
 
 
+def metric_units(run: RecordedRun) -> dict[str, str]:
+    """The units its task shows after each metric of this run."""
+    from workbench import plugins
+
+    task = plugins.tasks().get(run.record.task)
+    return task.metric_units(run.record.params) if task else {}
+
+
 def metrics_frame(metrics: dict[str, Any]) -> pl.DataFrame:
     """Metrics as a two-column table of readable names and formatted values."""
     return pl.DataFrame({"metric": [label(name) for name in metrics], "value": [
@@ -121,31 +141,42 @@ def params_text(params: dict[str, Any]) -> list[tuple[str, str]]:
             for name, value in params.items()]
 
 
-def report_html(run: RecordedRun, audience: str) -> str:
-    """The whole report as one HTML file: inline CSS and SVG charts, no script and nothing fetched."""
-    record = run.record
+def report_html(run: RecordedRun, audience_name: str) -> str:
+    """The whole report as one HTML file: inline CSS and SVG charts, no script and nothing fetched. It opens
+    with the executive summary; the audience decides the words and how much detail follows."""
+    record, reader = run.record, audience_detail(audience_name)
     started = f"{record.started_at:%Y-%m-%d %H:%M} · " if record.started_at else ""
-    parts = [f"<h1>Run #{record.id}: {html.escape(record.task)}</h1>",
-             f"<p class='note'>{started}inputs: {html.escape(', '.join(record.inputs))} · charts drawn for "
-             f"{html.escape(AUDIENCE_NAMES.get(audience, audience))}</p>", markdown_html(run.summary)]
+    parts = [f"<h1>{html.escape(report_title(record))}</h1>",
+             f"<p class='note'>{html.escape(reader.opening)}</p>",
+             "<h2>Executive summary</h2>", markdown_html(report_commentary(record)), markdown_html(
+                 executive_summary(run))]
     tiles, rest = headline_metrics(run)
-    boxes = "".join(f"<div class='metric'><div class='name'>{html.escape(label(name))}</div><div class='value'>"
-                    f"{html.escape(number(value, name))}</div></div>" for name, value in tiles.items())
-    parts.append(f"<h2>Metrics</h2><div class='metrics'>{boxes}</div>")
-    if rest:
-        parts.append(table_html(metrics_frame(rest), rows=500))
-    named = params_text(record.params)
-    parts.append("<h2>Parameters</h2>" + table_html(pl.DataFrame(
-        {"parameter": [name for name, _ in named], "value": [value for _, value in named]}), rows=200))
-    for section in report_sections(run):
-        parts.append(f"<h2>{html.escape(section.title)}</h2>" + markdown_html(section.text))
-        if section.table is not None:
-            parts.append(table_html(section.table))
-    for name, spec in charts_for(run, audience):
+    units = metric_units(run)
+    parts.append("<div class='metrics'>" + "".join(
+        f"<div class='metric'><div class='name'>{html.escape(label(name))}</div><div class='value'>"
+        f"{html.escape(number(value, name, units.get(name, '')))}</div></div>" for name, value in tiles.items())
+        + "</div>")
+    if reader.whole_summary and rest_of_summary(run):
+        parts.append("<h2>Details</h2>" + markdown_html(rest_of_summary(run)))
+    if reader.sections:
+        for section in report_sections(run):
+            parts.append(f"<h2>{html.escape(section.title)}</h2>" + markdown_html(section.text))
+            if section.table is not None and reader.section_tables:
+                parts.append(table_html(section.table))
+    for name, spec in charts_for(run, audience_name)[:reader.max_charts]:
         parts.append(f"<h2>Chart: {html.escape(label(name))}</h2><p class='note'>"
-                     f"{html.escape(chart_caption(name, audience))}</p>" + chart_svg(spec))
-    for name, table in run.tables.items():
-        parts.append(f"<h2>Table: {html.escape(name)}</h2>" + table_html(table))
-    title = f"workbench report: run #{record.id} ({record.task})"
+                     f"{html.escape(chart_caption(name, audience_name))}</p>" + chart_svg(spec))
+    if reader.all_metrics and rest:
+        parts.append("<h2>All metrics</h2>" + table_html(metrics_frame(rest), rows=500))
+    if reader.parameters:
+        named = params_text(record.params)
+        parts.append("<h2>Parameters</h2>" + table_html(pl.DataFrame(
+            {"parameter": [name for name, _ in named], "value": [value for _, value in named]}), rows=200))
+    if reader.tables:
+        for name, table in run.tables.items():
+            parts.append(f"<h2>Table: {html.escape(name)}</h2>" + table_html(table))
+    parts.append(f"<p class='note'>Run #{record.id} ({html.escape(record.task)}) · {started}inputs: "
+                 f"{html.escape(', '.join(record.inputs))} · written for {html.escape(reader.name)}</p>")
+    title = f"workbench report: {report_title(record)}"
     return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")

@@ -42,6 +42,8 @@ from workbench.sdk.task import (
     TaskParams,
     advanced,
     column,
+    per_value_of,
+    value_of,
 )
 from workbench.settings import setting
 from workbench.workspace import validate_name
@@ -57,7 +59,8 @@ __all__ = [
     "RobustOneHotEncoder", "RunContext", "Task", "TaskParams", "UnsafeArtifact", "WorkbenchError", "advanced",
     "audience_config", "check_model_folder", "checked_model", "column", "first_line", "hookimpl", "load_arrays",
     "load_skops", "quiet_huggingface", "read_table", "render_html", "render_png", "render_svg", "save_arrays",
-    "save_skops", "setting", "tailor_spec", "text_values", "theme", "themed", "tree_sha256", "validate_name",
+    "per_value_of", "save_skops", "setting", "tailor_spec", "text_values", "theme", "themed", "tree_sha256",
+    "validate_name", "value_of",
 ]
 
 # Imported on first use, so loading a plugin (and `workbench --help`) does not import scikit-learn or SQLAlchemy.

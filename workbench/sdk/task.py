@@ -31,6 +31,9 @@ COLUMN_ROLE = "column_role"
 FIT_ONLY = "fit_only"
 COLUMN_KIND = "column_kind"
 ADVANCED = "advanced"
+VALUES_OF = "values_of"
+KEYS_OF = "keys_of"
+SKIP_KEY = "skip_key"
 
 
 def column(role: str, description: str, default: Any = ..., fit_only: bool = False, kind: str | None = None,
@@ -49,6 +52,20 @@ def column(role: str, description: str, default: Any = ..., fit_only: bool = Fal
 def advanced(default: Any, description: str, **kwargs: Any) -> Any:
     """A parameter most runs leave alone: the dashboard folds it under "Advanced"."""
     return Field(default, description=description, json_schema_extra={ADVANCED: True}, **kwargs)
+
+
+def value_of(column_param: str, default: Any, description: str, **kwargs: Any) -> Any:
+    """A parameter that takes one of the values of the column `column_param` names (the control arm of the
+    treatment column, say): the dashboard offers those values."""
+    return Field(default, description=description, json_schema_extra={VALUES_OF: column_param}, **kwargs)
+
+
+def per_value_of(column_param: str, default: Any, description: str, skip: str | None = None, **kwargs: Any) -> Any:
+    """A mapping keyed by the values of the column `column_param` names (a cost per arm, say), but the value
+    parameter `skip` holds (the control): the dashboard offers a table with one row per value."""
+    extra: dict[str, JsonValue] = {KEYS_OF: column_param, SKIP_KEY: skip, ADVANCED: bool(kwargs.pop("advanced",
+                                                                                                    False))}
+    return Field(default, description=description, json_schema_extra=extra, **kwargs)
 
 
 class TaskParams(BaseModel):
@@ -87,6 +104,7 @@ class RecordedRun:
     charts: dict[str, dict[str, Any]] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
+    folder: Path | None = None  # where they were read from
 
 
 @dataclass
@@ -119,6 +137,7 @@ class RunContext:
         self.progress = progress or ProgressReporter()
         self.scratch_dir = scratch_dir
         self.run_id, self.user = run_id, user
+        self.ray_address: str | None = None  # with --executor ray and a task that `fits_on_ray`: Ray is connected
         self.record: RunRecord | None = None
         self.datasets: list[DatasetRecord] = []
         self.outputs: Path | None = None
@@ -185,6 +204,9 @@ class Task(Generic[P]):
     applies_models: ClassVar[bool] = False
     # Metrics shown as tiles, the first one ranking runs on the leaderboard (see `ranking`); the rest go in a table.
     headline: ClassVar[tuple[str, ...]] = ()
+    # A task whose fit spreads its own work over Ray workers when run with --executor ray (`ctx.ray_address` is
+    # then set and Ray connected); others refuse --executor ray without a model.
+    fits_on_ray: ClassVar[bool] = False
     # A task that applies models and can score data in batches names the table its batches make (see
     # `batch_scorer`); `gpu_batches` asks for GPU workers on a Ray cluster that has them.
     batch_table: ClassVar[str | None] = None
@@ -194,6 +216,9 @@ class Task(Generic[P]):
     metric_words: ClassVar[dict[str, str]] = {}
     year_metrics: ClassVar[frozenset[str]] = frozenset()
     trusted_types: ClassVar[frozenset[str]] = frozenset()
+    # The parameters applying a registered model uses, beside its non-`fit_only` column parameters (the dashboard
+    # shows only these in apply mode).
+    apply_params: ClassVar[frozenset[str]] = frozenset()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """`class OneHot(Task[OneHotParams])` sets `OneHot.Params`."""
@@ -232,6 +257,10 @@ class Task(Generic[P]):
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return name, any(word in name for word in ("loss", "error", "rmse", "mae"))
         return None
+
+    def metric_units(self, params: dict[str, Any]) -> dict[str, str]:
+        """Units to show after metrics, by metric name, for a run with these parameters (e.g. `$` after a value)."""
+        return {}
 
     def report(self, run: RecordedRun) -> list[ReportSection]:
         """Sections this task adds to the report of one of its recorded runs; none by default."""
