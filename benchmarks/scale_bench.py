@@ -1,13 +1,16 @@
-"""Benchmark: applying a model to data larger than memory, streamed, in memory, and on Ray (issue 16).
+"""Benchmark: data larger than memory, streamed, in memory, on Ray, fitted out of core (issues 16 and 29).
 
-    python benchmarks/scale_bench.py [--sizes 5,20,50] [--memory-limit-gb 16] [--skip-ray] [--skip-describe]
+    python benchmarks/scale_bench.py [--sizes 5,20,50] [--memory-limit-gb 16] [--ray-sizes 5,20]
+        [--fit-sizes 5,20,50] [--describe-sizes 10,50] [--skip-scale] [--skip-ray] [--skip-fit] [--skip-describe]
 
 Generates Parquet parts of one million rows (onehot: five Zipf categorical columns; uplift: the ten uniform
-features of the synthetic campaign), fits an encoder and an uplift model on small samples, then runs
-`workbench run TASK --model M --data FOLDER --out OUT` as its own process for each size: `--stream`, and the
-in-memory path until it passes `--memory-limit-gb` (then it is stopped and recorded as out of memory).
-Peak RSS is the process tree's resident set, sampled every 50 ms. Then the Ray executor (a local Ray, and a
-two-node cluster on this machine) against in-process streaming, and `describe` out of core.
+features of the synthetic campaign; profile: eight floats, a five-level string and a unique id), fits an
+encoder and an uplift model on small samples, then runs each command as its own process: `--stream` against
+the in-memory path (stopped and recorded as out of memory past `--memory-limit-gb`); the Ray executor (local,
+and a two-node cluster on this machine) against in-process streaming, with the bytes its driver received per
+row and the rows each node scored; onehot fitted out of core over the parts against a fit in memory; and
+`describe` against DuckDB's SUMMARIZE of the same Parquet (DuckDB: `pip install duckdb`, the bench group).
+Peak RSS is the process tree's resident set, sampled every 50 ms. Figures go to benchmarks/results/scale.json.
 """
 
 from __future__ import annotations
@@ -69,10 +72,23 @@ def generate(task: str, parts: int, work: Path) -> Path:
     return folder
 
 
-def measured(args: list[str], env: dict[str, str], limit_bytes: int) -> dict:
-    """Run a workbench command; its wall time, the tree's peak RSS, and whether it was stopped for memory."""
+def profile_part(rows: int, seed: int) -> pl.DataFrame:
+    """Eight float columns, a five-level string and a unique id (the shape describe is measured on)."""
+    rng = np.random.default_rng(seed)
+    columns: dict = {f"f{i}": rng.normal(size=rows) for i in range(8)}
+    columns["segment"] = pl.Series(np.array(["a", "b", "c", "d", "e"])[rng.integers(0, 5, rows)])
+    columns["id"] = pl.Series([f"id-{seed:04d}-{row:07d}" for row in range(rows)])
+    return pl.DataFrame(columns)
+
+
+GENERATORS["profile"] = profile_part
+
+
+def measured(args: list[str], env: dict[str, str], limit_bytes: int, program: str = WORKBENCH) -> dict:
+    """Run a command (workbench by default); its wall time, the tree's peak RSS, and whether it was stopped for
+    memory."""
     started = time.perf_counter()
-    process = subprocess.Popen([WORKBENCH, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    process = subprocess.Popen([program, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     peak, stopped = 0, False
     tree = psutil.Process(process.pid)
@@ -139,33 +155,96 @@ def scale_rows(sizes: list[int], work: Path, env: dict[str, str], limit: int) ->
     return rows
 
 
-def ray_rows(size: int, work: Path, env: dict[str, str], limit: int) -> list[dict]:
-    """Local Ray and a two-node cluster against in-process streaming, onehot on `size` million rows."""
+def ray_rows(sizes: list[int], work: Path, env: dict[str, str], limit: int) -> list[dict]:
+    """Local Ray and a two-node cluster against in-process streaming, onehot; the driver's received bytes per row
+    against the output's bytes per row, and the rows each node scored."""
     import ray
     from ray.cluster_utils import Cluster
 
-    folder = generate("onehot", size, work)
     rows = []
-    local = measured(apply_args("onehot", folder, work / "out" / "ray-base", "--stream"), env, limit)
-    rows.append({"executor": "streaming in-process", **local})
-    ray_local = measured(apply_args("onehot", folder, work / "out" / "ray-local", "--stream", "--executor", "ray"),
-                         env, limit)
-    rows.append({"executor": "ray (local, started by the run)", **ray_local})
-    # two logical CPUs per node (four on two cores): three actors, so both nodes get blocks
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False})
-    cluster.add_node(num_cpus=2)
-    cluster.wait_for_nodes()
-    try:
-        two = measured(apply_args("onehot", folder, work / "out" / "ray-two", "--stream", "--executor", "ray",
-                                  "--ray-address", cluster.address), env, limit)
-    finally:
-        ray.shutdown()
-        cluster.shutdown()
-    two["rows_per_node"] = last_run_metrics(env).get("rows_per_node")
-    rows.append({"executor": "ray (two nodes, 2 logical CPUs each)", **two})
-    for row in rows:
-        row["rows_per_second"] = round(size * PART_ROWS / row["seconds"])
+    for size in sizes:
+        folder = generate("onehot", size, work)
+        local = measured(apply_args("onehot", folder, work / "out" / f"ray-base-{size}", "--stream"), env, limit)
+        rows.append({"rows_m": size, "executor": "streaming in-process", **local})
+        out = work / "out" / f"ray-local-{size}"
+        ray_local = measured(apply_args("onehot", folder, out, "--stream", "--executor", "ray"), env, limit)
+        rows.append({"rows_m": size, "executor": "ray (local, started by the run)", **ray_local,
+                     **driver_figures(env, out, size)})
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        cluster.add_node(num_cpus=1)  # two equal nodes, one actor each
+        cluster.wait_for_nodes()
+        out = work / "out" / f"ray-two-{size}"
+        try:
+            two = measured(apply_args("onehot", folder, out, "--stream", "--executor", "ray", "--ray-address",
+                                      cluster.address), env, limit)
+        finally:
+            ray.shutdown()
+            cluster.shutdown()
+        rows.append({"rows_m": size, "executor": "ray (two nodes, 1 CPU each)", **two,
+                     **driver_figures(env, out, size)})
+        for row in rows[-3:]:
+            row["rows_per_second"] = round(size * PART_ROWS / row["seconds"])
+            row["against_in_process"] = round(local["seconds"] / row["seconds"], 2)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def driver_figures(env: dict[str, str], out: Path, size: int) -> dict:
+    """What the latest (Ray) run's driver received, per row and against the output's size; rows per node."""
+    metrics = last_run_metrics(env)
+    written = sum(path.stat().st_size for path in out.rglob("*.parquet"))
+    received = metrics.get("driver_bytes", 0)
+    per_node = metrics.get("rows_per_node") or {}
+    return {"driver_bytes_per_row": round(received / (size * PART_ROWS), 4),
+            "output_bytes_per_row": round(written / (size * PART_ROWS), 2),
+            "driver_share_of_output": round(received / written, 6) if written else None,
+            "rows_per_node": per_node,
+            "largest_node_share": round(max(per_node.values()) / sum(per_node.values()), 3) if per_node else None}
+
+
+IN_MEMORY_FIT = """
+import sys, polars as pl
+from workbench.kit.encoding import RobustOneHotEncoder
+frame = pl.read_parquet(sys.argv[1] + "/*.parquet")
+RobustOneHotEncoder().fit(frame)
+"""
+
+
+def fit_rows(sizes: list[int], work: Path, env: dict[str, str], limit: int) -> list[dict]:
+    """onehot fitted over the parts out of core (`workbench run onehot --data FOLDER`) against reading them whole
+    and fitting the same encoder in memory."""
+    rows = []
+    for size in sizes:
+        folder = generate("onehot", size, work)
+        lazy = measured(["run", "onehot", "--data", str(folder), "--register", f"fitted-{size}"], env, limit)
+        whole = measured(["-c", IN_MEMORY_FIT, str(folder)], env, limit, program=sys.executable)
+        for path, figures in (("out of core", lazy), ("in memory", whole)):
+            speed = None if figures["out_of_memory"] else round(size * PART_ROWS / figures["seconds"])
+            row = {"rows_m": size, "path": path, **figures, "rows_per_second": speed}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    return rows
+
+
+SUMMARIZE = """
+import sys, duckdb
+duckdb.sql(f"SUMMARIZE SELECT * FROM read_parquet('{sys.argv[1]}/*.parquet')").fetchall()
+"""
+
+
+def describe_rows(sizes: list[int], work: Path, env: dict[str, str], limit: int) -> list[dict]:
+    """`workbench run describe` out of core against DuckDB's SUMMARIZE of the same parts, in the same run."""
+    rows = []
+    for size in sizes:
+        folder = generate("profile", size, work)
+        ours = measured(["run", "describe", "--data", str(folder)], env, limit)  # as SUMMARIZE: nothing written out
+        duck = measured(["-c", SUMMARIZE, str(folder)], env, limit, program=sys.executable)
+        row = {"rows_m": size, "describe_s": ours["seconds"], "describe_rss_gb": ours["peak_rss_gb"],
+               "duckdb_s": duck["seconds"], "duckdb_rss_gb": duck["peak_rss_gb"],
+               "time_ratio": round(ours["seconds"] / duck["seconds"], 2),
+               "rss_ratio": round(ours["peak_rss_gb"] / duck["peak_rss_gb"], 2)}
         print(json.dumps(row), flush=True)
+        rows.append(row)
     return rows
 
 
@@ -177,41 +256,31 @@ def last_run_metrics(env: dict[str, str]) -> dict:
     return registry.runs.get(registry.runs.list(limit=1)[0].id).outputs.get("metrics", {})
 
 
-def describe_row(size: int, work: Path, env: dict[str, str], limit: int) -> dict:
-    folder = generate("uplift", size, work)
-    figures = measured(["run", "describe", "--data", str(folder), "--out", str(work / "out" / "describe")], env,
-                       limit)
-    figures.update(rows_m=size, rows_per_second=round(size * PART_ROWS / figures["seconds"]))
-    print(json.dumps(figures), flush=True)
-    return figures
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="5,20,50", help="millions of rows, comma-separated")
+    parser.add_argument("--sizes", default="5,20,50", help="millions of rows for streaming against in memory")
     parser.add_argument("--memory-limit-gb", type=float, default=16.0)
-    parser.add_argument("--ray-size", type=int, default=5, help="millions of rows for the Ray comparison")
+    parser.add_argument("--ray-sizes", default="5,20", help="millions of rows for the Ray comparison")
+    parser.add_argument("--fit-sizes", default="5,20,50", help="millions of rows fitted out of core")
+    parser.add_argument("--describe-sizes", default="10,50", help="millions of rows profiled")
     parser.add_argument("--work", type=Path, help="where the generated parts go (default: a temporary folder)")
-    parser.add_argument("--skip-scale", action="store_true", help="only the Ray and describe figures")
-    parser.add_argument("--skip-ray", action="store_true")
-    parser.add_argument("--skip-describe", action="store_true")
+    for part in ("scale", "ray", "fit", "describe"):
+        parser.add_argument(f"--skip-{part}", action="store_true")
     args = parser.parse_args()
-    sizes = [int(size) for size in args.sizes.split(",")]
     limit = int(args.memory_limit_gb * 2**30)
     work = args.work or Path(tempfile.mkdtemp(prefix="scale-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "WORKBENCH_HOME": str(work / "home"), "HF_HUB_OFFLINE": "1"}
     fit_models(work, env)
     output = ROOT / "benchmarks" / "results" / "scale.json"
-    results: dict = json.loads(output.read_text()) if args.skip_scale and output.exists() else {}
-    if not args.skip_scale:
-        results["scale"] = scale_rows(sizes, work, env, limit)
-    if not args.skip_ray:
-        results["ray"] = ray_rows(args.ray_size, work, env, limit)
-    if not args.skip_describe:
-        results["describe"] = describe_row(max(sizes), work, env, limit)
-    output.parent.mkdir(exist_ok=True)
-    output.write_text(json.dumps(results, indent=2))
+    results: dict = json.loads(output.read_text()) if output.exists() else {}
+    sizes = {name: [int(size) for size in text.split(",")] for name, text in (
+        ("scale", args.sizes), ("ray", args.ray_sizes), ("fit", args.fit_sizes), ("describe", args.describe_sizes))}
+    for part, measure in (("scale", scale_rows), ("ray", ray_rows), ("fit", fit_rows), ("describe", describe_rows)):
+        if not getattr(args, f"skip_{part}"):
+            results[part] = measure(sizes[part], work, env, limit)
+            output.parent.mkdir(exist_ok=True)
+            output.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,15 @@ FIXTURE_PLUGINS = Path(__file__).resolve().parent / "fixture_plugins"
 WORKBENCH = Path(sys.executable).with_name("workbench")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """`make test` groups tests with `--dist loadgroup`; pytest 9.2 makes xdist drop the groups silently
+    (pytest-dev/pytest-xdist#1386), which splits shared fixtures and starts Ray in both workers."""
+    from packaging.version import Version
+
+    if config.getoption("dist", None) == "loadgroup" and Version(pytest.__version__) >= Version("9.2"):
+        raise pytest.UsageError(f"pytest {pytest.__version__} ignores xdist_group; install 'pytest<9.2'")
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     """A fresh WORKBENCH_HOME with its own SQLite registry."""

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from conftest import DATASETS, WORKBENCH
 from playwright.sync_api import Browser, Page, expect
-from test_streamlit_app import choose, idle, shot, start_server
+from test_streamlit_app import choose, fill, idle, shot, start_server, stop_workers, submit
 
 from workbench.registry import Registry
 from workbench.testing import run_task
@@ -29,6 +29,7 @@ def team(home):
     yield url
     server.terminate()
     server.wait(timeout=30)
+    stop_workers(home)
 
 
 def signed_in(browser: Browser, user: str) -> Page:
@@ -54,12 +55,8 @@ def test_two_users_own_their_runs_a_short_run_passes_a_long_one_and_the_audit_sa
 
     alice = signed_in(browser, "alice")
     start_from_form(alice, url, "feature-selection", target="price_range")
-    trials = alice.locator('[data-testid="stNumberInput"]').filter(has_text="trials").locator("input")
-    trials.fill("100000")
-    trials.press("Tab")
-    idle(alice)
-    alice.get_by_role("button", name="Run", exact=True).click()
-    expect(alice).to_have_url(f"{url}/runs?run=1", timeout=60_000)
+    fill(alice, "trials", "100000")
+    submit(alice, f"{url}/runs?run=1")
     expect(alice.get_by_text("Optuna trials:")).to_be_visible(timeout=120_000)
     expect(alice.get_by_text("by alice")).to_be_visible()
 
@@ -71,8 +68,7 @@ def test_two_users_own_their_runs_a_short_run_passes_a_long_one_and_the_audit_sa
     assert Registry.open().runs.get(1).status == "running"
 
     start_from_form(bob, url, "describe")  # a short run, while the long one holds the first worker
-    bob.get_by_role("button", name="Run", exact=True).click()
-    expect(bob).to_have_url(f"{url}/runs?run=2", timeout=60_000)
+    submit(bob, f"{url}/runs?run=2")
     expect(bob.get_by_text("600 rows x 21 columns")).to_be_visible(timeout=120_000)
     assert Registry.open().runs.get(1).status == "running"
     bob.goto(f"{url}/runs?user=bob")
@@ -112,19 +108,12 @@ def test_the_uplift_form_is_filled_from_the_data_without_json(home, page: Page, 
             page.keyboard.type(cost, delay=80)
             page.keyboard.press("Enter")
             idle(page)
-        for name, value in (("budget", "200"), ("units", "$")):
-            field = page.locator('[data-testid="stNumberInput"], [data-testid="stTextInput"]').filter(
-                has_text=name).locator("input")
-            field.fill(value)
-            field.press("Tab")
-            idle(page)
+        fill(page, "budget", "200")
+        fill(page, "units", "$", "stTextInput")
         page.get_by_text("Advanced").click()
-        bootstrap = page.locator('[data-testid="stNumberInput"]').filter(has_text="bootstrap").locator("input")
-        bootstrap.fill("50")
-        bootstrap.press("Tab")
-        idle(page)
+        fill(page, "bootstrap", "50")
         shot(page, "dashboard-uplift-form.png", tmp_path)
-        page.get_by_role("button", name="Run", exact=True).click()
+        submit(page, f"{url}/runs?run=1")
         expect(page.get_by_text(re.compile(r"Decision: treat [\d,]+ of 1,600 customers"))).to_be_visible(
             timeout=180_000)
         run = Registry.open().runs.list()[0]
@@ -134,6 +123,7 @@ def test_the_uplift_form_is_filled_from_the_data_without_json(home, page: Page, 
         shot(page, "dashboard-uplift.png", tmp_path)
     finally:
         server.terminate()
+        stop_workers(home)
         server.wait(timeout=30)
 
 
@@ -192,4 +182,5 @@ def test_charts_follow_the_dark_theme_with_readable_titles_and_axes(home, page: 
         shot(page, "dashboard-dark.png", tmp_path)
     finally:
         server.terminate()
+        stop_workers(home)
         server.wait(timeout=30)

@@ -6,7 +6,7 @@ import subprocess
 import numpy as np
 import polars as pl
 import pytest
-from conftest import DATASETS, WORKBENCH, run_cli
+from conftest import DATASETS, WORKBENCH, invoke, run_cli
 
 from workbench.errors import WorkbenchError
 from workbench.registry import Registry
@@ -43,8 +43,8 @@ def test_finds_the_informative_features_among_noise(home):
     assert metrics["trials"] == 40 and metrics["fits"] <= 5 * (40 - metrics["cache_hits"])
 
 
-def test_results_repeat_with_a_fixed_seed(home):
-    first, second = select(with_noise(), trials=25), select(with_noise(), trials=25)
+def test_results_repeat_with_a_fixed_seed(home):  # one process: shared trials depend on the workers' timing
+    first, second = select(with_noise(), trials=25, workers=1), select(with_noise(), trials=25, workers=1)
     assert first.result.tables["trials"].equals(second.result.tables["trials"])
     assert chosen(first) == chosen(second)
 
@@ -114,14 +114,14 @@ def test_two_workers_share_one_study(home, tmp_path):
 def test_register_and_predict(home, tmp_path):
     data = tmp_path / "mobile.csv"
     MOBILE.write_csv(data)
-    fit = run_cli("run", "feature-selection", "--data", str(data), "-p", "target=price_range", "-p", "model=logistic",
+    fit = invoke("run", "feature-selection", "--data", str(data), "-p", "target=price_range", "-p", "model=logistic",
                   "-p", "trials=15", "-p", "compare=false", "--register", "price", home=home)
     assert fit.returncode == 0, fit.stderr
     artifact = Registry.open().models.load("price").path
     assert set(json.loads((artifact / "selection.json").read_text())["features"]) >= {"ram"}
     new = tmp_path / "new.csv"
     MOBILE.drop("price_range").head(50).write_csv(new)
-    apply = run_cli("run", "feature-selection", "--data", str(new), "--model", "price", "--out", str(tmp_path / "out"),
+    apply = invoke("run", "feature-selection", "--data", str(new), "--model", "price", "--out", str(tmp_path / "out"),
                     home=home)
     assert apply.returncode == 0, apply.stderr
     predictions = pl.read_csv(tmp_path / "out" / "predictions.csv")

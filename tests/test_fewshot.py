@@ -15,7 +15,7 @@ BASE = {"text": "headline", "label": "clickbait"}
 DESCRIPTIONS = {"1": "a sensational teaser headline that withholds information to make you click",
                 "0": "a factual news headline reporting an event"}
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fewshot")]  # one worker trains the shared SetFit model
 
 
 def run(data: pl.DataFrame, **params):

@@ -85,3 +85,21 @@ def test_the_wheel_installs_with_the_core_only_and_says_what_each_plugin_needs(w
     assert "registered model enc@1" in encoded.stdout
     checked = subprocess.run([str(python), "-m", "pip", "check"], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout
+
+
+def test_the_package_page_links_to_files_that_exist(wheel):
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(name for name in archive.namelist() if name.endswith(".dist-info/METADATA"))
+        page = archive.read(metadata).decode()
+    source = "https://github.com/workbench-ds/workbench/blob/main/"
+    raw = "https://raw.githubusercontent.com/workbench-ds/workbench/main/"
+    targets = re.findall(r"\]\(([^)\s]+)\)", page)
+    assert len(targets) >= 20 and "![" in page
+    for target in targets:
+        assert target.startswith(("https://", "#")), f"{target} would not resolve on the package index"
+        relative = target.removeprefix(source).removeprefix(raw)
+        if relative != target:  # a file of this repository: it exists
+            assert (ROOT / relative).exists(), target

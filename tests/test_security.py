@@ -14,7 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import DATASETS, WORKBENCH, error_lines, run_cli
+from conftest import DATASETS, WORKBENCH, error_lines, invoke, run_cli
 from sqlalchemy import text
 
 from workbench import plugins
@@ -24,6 +24,8 @@ from workbench.registry import Registry
 from workbench.safety import tree_sha256, unsafe_files
 from workbench.sdk import Result, Task, TaskParams, hookimpl
 from workbench.testing import run_task
+
+pytestmark = pytest.mark.xdist_group("security")  # one worker trains the models the attacks tamper with
 
 CAMPAIGN = DATASETS / "campaign_sample.csv"
 
@@ -175,18 +177,18 @@ def test_optuna_storage_stays_in_the_workspace_or_a_database_the_settings_name(h
     data = str(DATASETS / "mobile_price_sample.csv")
     common = ["run", "feature-selection", "--data", data, "-p", "target=price_range", "-p", "model=logistic",
               "-p", "trials=2", "-p", "compare=false"]
-    inside = run_cli(*common, "-p", "storage=journal:studies/a.journal", "-p", "study=a", home=home, cwd=tmp_path)
+    inside = invoke(*common, "-p", "storage=journal:studies/a.journal", "-p", "study=a", home=home, cwd=tmp_path)
     assert inside.returncode == 0, inside.stderr
     assert (home / "state" / "feature-selection" / "optuna" / "studies" / "a.journal").is_file()
     explicit = home / "studies" / "b.journal"  # an absolute path inside the workspace is fine
-    absolute = run_cli(*common, "-p", f"storage=journal:{explicit}", "-p", "study=b", home=home)
+    absolute = invoke(*common, "-p", f"storage=journal:{explicit}", "-p", "study=b", home=home)
     assert absolute.returncode == 0, absolute.stderr
     assert explicit.is_file()
     victim = tmp_path / "victim.txt"  # the attack: append Optuna's journal to any file the server can write
     victim.write_text("precious\n")
     for storage in (f"journal:{victim}", f"sqlite:///{home / 'registry.db'}", "postgresql://u@127.0.0.1:1/x",
                     "foo://bar"):
-        refused = run_cli(*common, "-p", f"storage={storage}", "-p", "study=c", home=home)
+        refused = invoke(*common, "-p", f"storage={storage}", "-p", "study=c", home=home)
         assert refused.returncode == 2, refused.stderr
         assert len(error_lines(refused.stderr)) == 1, refused.stderr
     assert victim.read_text() == "precious\n"

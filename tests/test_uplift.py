@@ -14,6 +14,8 @@ from workbench_uplift.evaluation import auuc, qini_auc_score, qini_coefficient, 
 from workbench_uplift.sampled import sample_size
 from workbench_uplift.synthetic import campaign
 
+pytestmark = pytest.mark.xdist_group("uplift")  # one worker fits the shared models
+
 COSTS = {"discount": 0.1, "email": 0.2, "offer": 0.3}
 
 

@@ -154,6 +154,17 @@ def tree_sha256(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def verify(folder: Path, sha256: str, what: str) -> None:
+    """Refuse an artifact that is missing, changed since it was registered, or holds a pickle or a link."""
+    if not folder.is_dir():
+        raise ArtifactTampered(f"artifact of {what} is missing at {folder}")
+    found = tree_sha256(folder)
+    if found != sha256:
+        raise ArtifactTampered(f"artifact of {what} fails its sha256 check (registered {sha256[:12]}…, found "
+                               f"{found[:12]}…): it changed after registration; register the model again")
+    check_folder(folder, f"the artifact of {what}")
+
+
 def verified_copy(folder: Path, sha256: str, target: Path, what: str) -> Path:
     """Copy `folder` to `target` (read-only), then check the copy: its sha256 must be `sha256` and it must hold no
     pickle or link. What a run reads is the copy, so a file swapped in the original afterwards is never read."""
@@ -161,11 +172,7 @@ def verified_copy(folder: Path, sha256: str, target: Path, what: str) -> Path:
         raise ArtifactTampered(f"artifact of {what} is missing at {folder}")
     shutil.copytree(folder, target, symlinks=True)
     try:
-        found = tree_sha256(target)
-        if found != sha256:
-            raise ArtifactTampered(f"artifact of {what} fails its sha256 check (registered {sha256[:12]}…, found "
-                                   f"{found[:12]}…): it changed after registration; register the model again")
-        check_folder(target, f"the artifact of {what}")
+        verify(target, sha256, what)
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 
 TOP_VALUES_LIMIT = 100_000  # out of core, top values are counted only for columns with fewer distinct values
+ROW = "__workbench_row"
+MEDIAN_ROWS = 2_000_000  # out of core, medians are exact up to this many rows, then estimated from evenly spaced rows
 BINS, LEVELS = 12, 8  # bars per column in the distribution chart: bins of a number, most frequent other values
 MAX_CHARTED, MAX_LEVELS_CHARTED = 24, 100_000  # columns charted; a column with more distinct values is not
 
@@ -109,8 +111,9 @@ def profile_frame(data: pl.DataFrame, top: int = 3, progress: ProgressReporter |
 
 
 def profile_lazy(data: pl.LazyFrame, top: int = 3, progress: ProgressReporter | None = None) -> pl.DataFrame:
-    """`profile_frame` for data larger than memory: one streaming pass for the counts and moments, one per
-    column for its median and its value counts (estimated, without top values, above TOP_VALUES_LIMIT)."""
+    """`profile_frame` for data larger than memory: one streaming pass for the counts and moments, one for the
+    medians (exact up to MEDIAN_ROWS rows; above, the median of every k-th row, MEDIAN_ROWS of them), one per
+    column for its value counts (estimated, without top values, above TOP_VALUES_LIMIT)."""
     import polars as pl
 
     schema = data.collect_schema()
@@ -122,6 +125,10 @@ def profile_lazy(data: pl.LazyFrame, top: int = 3, progress: ProgressReporter | 
         *[getattr(pl.col(name).cast(pl.Float64), stat)().alias(f"{name}\0{stat}")
           for name in numeric for stat in ("mean", "std", "min", "max")],
     ).collect(engine="streaming").row(0, named=True)
+    step = max(1, -(-int(summary["rows"]) // MEDIAN_ROWS))  # medians from every step-th row: one pass, bounded
+    spaced = data.select(numeric).with_row_index(ROW).filter(pl.col(ROW) % step == 0)
+    medians = spaced.select(pl.col(name).cast(pl.Float64).median() for name in numeric).collect(
+        engine="streaming").row(0, named=True) if numeric else {}
     rows = []
     for name in (progress or ProgressReporter()).track(list(schema), "Profiling columns out of core"):
         distinct = int(summary[f"{name}\0distinct"])
@@ -135,7 +142,7 @@ def profile_lazy(data: pl.LazyFrame, top: int = 3, progress: ProgressReporter | 
         stats: dict[str, Any] = dict.fromkeys(("mean", "std", "min", "median", "max"))
         if name in numeric:
             stats = {stat: summary[f"{name}\0{stat}"] for stat in ("mean", "std", "min", "max")}
-            stats["median"] = data.select(pl.col(name).cast(pl.Float64).median()).collect(engine="streaming").item()
+            stats["median"] = medians[name]
         rows.append({"column": name, "dtype": str(schema[name]), "nulls": nulls,
                      "null_share": nulls / max(summary["rows"], 1), "distinct": distinct, "top_values": top_values,
                      **stats, "rows": summary["rows"]})

@@ -1,11 +1,12 @@
 """The Ray executor: a task's batch scorer run by a pool of actors that read, score and write their own parts.
 
-The driver only plans the work: it splits the input into pieces (Parquet row groups, CSV files) and hands each
-piece's description to the next free actor; the actor reads the piece from the shared storage, scores it in
-batches with the model it loaded once, writes each batch as a part under `--out`, and returns the part names and
-row counts. So no scored row crosses the object store, and every node works: one actor per CPU is pinned to each
-node, and pieces go to whichever actor is free. (Ray Data's actor pool sent blocks to actors on the node that
-read them, which was the driver's: on two nodes the head scored 99% of the rows.)
+The driver only plans the work: it splits the input into pieces (Parquet row groups, CSV files) and deals them
+out to the nodes in proportion to their actors (`NodeShares`), one actor per CPU pinned to each node; an actor
+reads its next piece from the shared storage, scores it in batches with the model it loaded once, writes each
+batch as a part under `--out`, and returns the part names and row counts. So no scored row crosses the object
+store, and every node scores its share. A slower node is not helped by the others: the shares assume nodes whose
+declared CPUs are alike. (Ray Data's actor pool sent blocks to actors on the node that read them, which was the
+driver's: on two nodes the head scored 99% of the rows.)
 
 Every node must reach the registry (a team database, WORKBENCH_REGISTRY_URL, and the workspace on a shared
 disk), the input and `--out` (a shared folder or s3://).
@@ -17,6 +18,7 @@ import logging
 import os
 import re
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,6 +125,10 @@ class PieceScorer:
         self.source, self.out, self.table = source, out, table
         self.format, self.batch_rows = table_format, batch_rows
 
+    def ready(self) -> str:
+        """This actor's node, once its model is checked out."""
+        return self.node
+
     def score(self, piece: Piece) -> tuple[int, list[tuple[str, int]], str, Any]:
         """Read, score and write one piece: its index, its parts (name, rows), this node, and a few rows."""
         from workbench.execution.streaming import SAMPLE_ROWS
@@ -179,6 +185,31 @@ def _table(batches: list[Any]) -> Any:
     return pa.Table.from_batches(batches)
 
 
+class NodeShares:
+    """The pieces dealt out to nodes in proportion to their actors; an actor takes the next piece of its own
+    node's share, so each node scores its share however fast the driver's neighbour answers."""
+
+    def __init__(self, todo: list[Piece], actors: dict[str, int]) -> None:
+        seats = [node for node, count in actors.items() for _ in range(count)]
+        self.queues: dict[str, deque[Piece]] = {node: deque() for node in actors}
+        for number, piece in enumerate(todo):
+            self.queues[seats[number % len(seats)]].append(piece)
+
+    def next_for(self, node: str) -> Piece | None:
+        """The next piece of `node`'s share, or None when its share is done."""
+        return self.queues[node].popleft() if self.queues[node] else None
+
+
+def seats(layout: dict[str, int], pieces: int) -> dict[str, int]:
+    """Actors per node: `layout`'s, but no more actors in all than pieces, taken from the nodes in turn."""
+    placed = dict.fromkeys(layout, 0)
+    while sum(placed.values()) < pieces and any(placed[node] < count for node, count in layout.items()):
+        for node, count in layout.items():
+            if placed[node] < count and sum(placed.values()) < pieces:
+                placed[node] += 1
+    return {node: count for node, count in placed.items() if count}
+
+
 def actors_per_node(use_gpu: bool) -> dict[str, int]:
     """Alive nodes and how many actors each gets: one per CPU (one per GPU for GPU tasks)."""
     import ray
@@ -197,7 +228,6 @@ def actors_per_node(use_gpu: bool) -> dict[str, int]:
 def score_on_ray(plan: ExecutionPlan, out: OutputFolder, ctx: RunContext, registry: Registry) -> Produced:
     """Score the plan's input on a Ray actor pool; the actors write the parts, the driver counts them."""
     import ray
-    from ray.util import ActorPool
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     assert plan.data.source is not None and plan.model is not None
@@ -208,26 +238,43 @@ def score_on_ray(plan: ExecutionPlan, out: OutputFolder, ctx: RunContext, regist
     actor = ray.remote(PieceScorer)
     arguments = (plan.task.name, plan.params_json, plan.model.ref, registry.url, str(registry.home), plan.data.source,
                  out.staging, str(plan.task.batch_table), plan.table_format, plan.batch_rows)
-    actors = [actor.options(num_cpus=0 if use_gpu else 1, num_gpus=1 if use_gpu else 0,
-                            scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)).remote(*arguments)
-              for node, count in layout.items() for _ in range(min(count, len(todo)))]
+    placed = seats(layout, len(todo))
+    actors = [(node, actor.options(num_cpus=0 if use_gpu else 1, num_gpus=1 if use_gpu else 0,
+                                   scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=False)
+                                   ).remote(*arguments))
+              for node, count in placed.items() for _ in range(count)]
     collector = PartCollector(str(plan.task.batch_table))
     started = time.perf_counter()
     finished: dict[int, tuple[list[tuple[str, int]], str, Any]] = {}
     received = 0  # bytes the driver got back: part names, counts, and a few sample rows
     try:
-        with ctx.progress.bar(f"Scoring on Ray ({len(actors)} actors on {len(layout)} nodes)",
+        # Every actor has its model before the first piece is handed out, so an actor that starts first (on the
+        # driver's node, say) does not take the pieces meant for the others while they start.
+        ray.get([scorer.ready.remote() for _, scorer in actors])  # type: ignore[attr-defined]
+        shares = NodeShares(todo, placed)
+        running: dict[Any, tuple[str, Any]] = {}
+
+        def hand_out(node: str, scorer: Any) -> None:
+            piece = shares.next_for(node)
+            if piece is not None:
+                running[scorer.score.remote(piece)] = (node, scorer)
+
+        with ctx.progress.bar(f"Scoring on Ray ({len(actors)} actors on {len(placed)} nodes)",
                               total=plan.data.source.rows()) as bar:
-            for index, written, node, sample in ActorPool(actors).map_unordered(
-                    lambda scorer, piece: scorer.score.remote(piece), todo):
-                finished[index] = (written, node, sample)
-                received += sum(len(name) + 8 for name, _ in written) + len(node) + (
+            for node, scorer in actors:
+                hand_out(node, scorer)
+            while running:
+                [done], _ = ray.wait(list(running), num_returns=1)
+                index, written, where, sample = ray.get(done)
+                hand_out(*running.pop(done))
+                finished[index] = (written, where, sample)
+                received += sum(len(name) + 8 for name, _ in written) + len(where) + (
                     sample.estimated_size() if sample is not None else 0)
                 bar.advance(sum(rows for _, rows in written))
     except ray.exceptions.RayError as error:
         raise Invalid(f"a Ray worker failed: {clean(error)}") from None
     finally:
-        for scorer in actors:
+        for _, scorer in actors:
             scorer.close.remote()  # type: ignore[attr-defined]
             ray.kill(scorer, no_restart=True)  # type: ignore[arg-type]
     for index in sorted(finished):  # parts in input order

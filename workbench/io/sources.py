@@ -178,9 +178,13 @@ class DataSource:
             yield pl.from_arrow(pa.Table.from_batches(pending))  # type: ignore[misc]
 
     def head(self, rows: int = 1000) -> pl.DataFrame:
-        """The first rows (for checks and previews)."""
+        """The first rows (for checks and previews): local Parquet and UTF-8 CSV through polars, which reads only
+        them; other sources through pyarrow."""
         import polars as pl
 
+        if "://" not in self.location and (self.format == "parquet" or self.encoding.lower().replace("-", "") in (
+                "utf8", "utf8lossy")):
+            return self.lazy().head(rows).collect()
         return pl.from_arrow(self.dataset().head(rows))  # type: ignore[return-value]
 
     def read(self) -> pl.DataFrame:

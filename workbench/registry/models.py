@@ -15,8 +15,8 @@ from workbench.registry.aliases import check_alias, drop_alias, point_alias
 from workbench.registry.datasets import split_ref
 from workbench.registry.records import ModelRecord
 from workbench.registry.schema import AliasRow, Database, ModelRow, RunRow, now
-from workbench.registry.store import ArtifactStore, Moves, remove, verify
-from workbench.safety import tree_sha256, verified_copy
+from workbench.registry.store import ArtifactStore, Moves, remove
+from workbench.safety import tree_sha256, verified_copy, verify
 from workbench.workspace import validate_name
 
 

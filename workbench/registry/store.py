@@ -12,8 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
-from workbench.errors import ArtifactTampered
-from workbench.safety import check_folder, tree_sha256
+from workbench.safety import check_folder
 from workbench.workspace import Workspace
 
 STALE_STAGING_SECONDS = 24 * 3600
@@ -25,17 +24,6 @@ def remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
-
-
-def verify(folder: Path, sha256: str, what: str) -> None:
-    """Refuse an artifact that is missing, changed since it was registered, or holds a pickle or a link."""
-    if not folder.is_dir():
-        raise ArtifactTampered(f"artifact of {what} is missing at {folder}")
-    found = tree_sha256(folder)
-    if found != sha256:
-        raise ArtifactTampered(f"artifact of {what} fails its sha256 check (registered {sha256[:12]}…, found "
-                               f"{found[:12]}…): it changed after registration; register the model again")
-    check_folder(folder, f"the artifact of {what}")
 
 
 class ArtifactStore:
