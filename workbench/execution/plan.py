@@ -206,18 +206,17 @@ def choose_mode(request: RunRequest, task: Task[Any], data: Input) -> Mode:
     """Ray when asked (a model applied by actors, or a fit whose task spreads its work over Ray workers); streamed
     when asked with a model; out of core when asked, or when the data is too large to read and the task can;
     otherwise in memory."""
-    wants_ray = request.executor == "ray" or request.ray_address is not None
-    if wants_ray and not request.model and not request.stream:
+    if request.wants_ray and not request.model and not request.stream:
         if task.fits_on_ray:
             return Mode.ray_fit
         raise Invalid(f"--executor ray applies a registered model in batches (pass --model NAME), or fits a task "
                       f"that spreads its work over Ray workers; task {task.name!r} fits in this process: drop "
                       "--executor ray")
-    if request.stream or wants_ray:
+    if request.stream or request.wants_ray:
         if request.model:
-            return Mode.ray if wants_ray else Mode.streamed
+            return Mode.ray if request.wants_ray else Mode.streamed
         if runs_lazily(task):
-            if wants_ray:
+            if request.wants_ray:
                 raise Invalid(f"task {task.name!r} runs out of core in this process; --executor ray applies a model "
                               "in batches: drop --executor ray")
             return Mode.out_of_core
@@ -332,8 +331,7 @@ def _source_input(source: DataSource, name: str, origin: str, request: RunReques
 
 def _scores_on_ray(request: RunRequest) -> bool:
     """Ray asked for to apply a model in batches (a fit on Ray reads its data whole, like one in memory)."""
-    wants_ray = request.executor == "ray" or request.ray_address is not None
-    return wants_ray and (request.model is not None or not request.task.fits_on_ray)
+    return request.wants_ray and (request.model is not None or not request.task.fits_on_ray)
 
 
 def _head(source: DataSource) -> pl.DataFrame:

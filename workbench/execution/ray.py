@@ -18,7 +18,7 @@ import logging
 import os
 import re
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -202,12 +202,9 @@ class NodeShares:
 
 def seats(layout: dict[str, int], pieces: int) -> dict[str, int]:
     """Actors per node: `layout`'s, but no more actors in all than pieces, taken from the nodes in turn."""
-    placed = dict.fromkeys(layout, 0)
-    while sum(placed.values()) < pieces and any(placed[node] < count for node, count in layout.items()):
-        for node, count in layout.items():
-            if placed[node] < count and sum(placed.values()) < pieces:
-                placed[node] += 1
-    return {node: count for node, count in placed.items() if count}
+    in_turn = [node for turn in range(max(layout.values(), default=0))
+               for node, count in layout.items() if turn < count]
+    return dict(Counter(in_turn[:pieces]))
 
 
 def actors_per_node(use_gpu: bool) -> dict[str, int]:

@@ -47,6 +47,11 @@ class RunRequest:
     fingerprint: str | None = None  # a pipeline step's inputs, hashed: an unchanged step is skipped
     origin: str = ""  # where a frame came from, for the dataset's source ("dashboard", "upload:x.csv")
 
+    @property
+    def wants_ray(self) -> bool:
+        """Ray was asked for, by `--executor ray` or by naming a cluster."""
+        return self.executor == "ray" or self.ray_address is not None
+
     def given(self) -> dict[str, Any]:
         """The run options that were set, by their CLI names (what the plan checks against the mode)."""
         defaults = {item.name: item.default for item in fields(self) if not callable(item.default_factory)}

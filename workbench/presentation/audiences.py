@@ -51,9 +51,13 @@ def audience(name: str) -> Audience:
     return AUDIENCE_DETAIL.get(name, AUDIENCE_DETAIL["general"])
 
 
+def default_title(record: RunRecord) -> str:
+    return f"Run #{record.id}: {record.task}"
+
+
 def report_title(record: RunRecord) -> str:
     """The title its author saved, else `Run #N: task`."""
-    return record.tags.get(TITLE_TAG) or f"Run #{record.id}: {record.task}"
+    return record.tags.get(TITLE_TAG) or default_title(record)
 
 
 def report_commentary(record: RunRecord) -> str:
@@ -73,4 +77,4 @@ def rest_of_summary(run: RecordedRun) -> str:
 def report_tags(title: str, commentary: str, record: RunRecord) -> dict[str, str]:
     """The tags that save a title and commentary (empty ones removed; the default title is not saved)."""
     title, commentary = title.strip()[:MAX_TITLE], commentary.strip()[:MAX_COMMENTARY]
-    return {TITLE_TAG: "" if title == f"Run #{record.id}: {record.task}" else title, COMMENTARY_TAG: commentary}
+    return {TITLE_TAG: "" if title == default_title(record) else title, COMMENTARY_TAG: commentary}
